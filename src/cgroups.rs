@@ -1,0 +1,344 @@
+//! The container's cgroups on cgroupfs: v1, v2 and hybrid hosts.
+//!
+//! nook makes one cgroup per hierarchy for each container, records the
+//! directories it is about to create in the container's state before it
+//! creates them (so that `delete --force` after a crash finds them), places
+//! the init process there, and removes only what it created.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::{LinuxResources, Spec};
+
+/// One mounted cgroup hierarchy of the host.
+#[derive(Debug, Clone)]
+pub struct Hierarchy {
+    /// Where it is mounted, e.g. /sys/fs/cgroup/memory.
+    pub mount: PathBuf,
+    /// v1: the controllers or `name=` of the hierarchy ("memory", "name=systemd").
+    /// v2: empty.
+    pub controllers: String,
+    /// The path of the mount's root within the hierarchy (mountinfo field 4).
+    pub root: PathBuf,
+}
+
+impl Hierarchy {
+    /// True for the cgroup2 hierarchy.
+    pub fn is_v2(&self) -> bool {
+        self.controllers.is_empty()
+    }
+}
+
+/// The hierarchies mounted on this host, from /proc/self/mountinfo.
+pub fn hierarchies() -> Result<Vec<Hierarchy>> {
+    let info = fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for line in info.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        if pre.len() < 5 || post.len() < 3 {
+            continue;
+        }
+        let controllers = match post[0] {
+            "cgroup2" => String::new(),
+            "cgroup" => post[2]
+                .split(',')
+                .filter(|o| is_controller_option(o))
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => continue,
+        };
+        let mount = PathBuf::from(pre[4]);
+        // Keep one mount per hierarchy: the first seen (the host's).
+        if out.iter().any(|h| h.controllers == controllers) {
+            continue;
+        }
+        out.push(Hierarchy {
+            mount,
+            controllers,
+            root: PathBuf::from(pre[3]),
+        });
+    }
+    Ok(out)
+}
+
+fn is_controller_option(o: &str) -> bool {
+    const NOT: &[&str] = &["rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime", "clone_children", "xattr", "nsdelegate"];
+    !NOT.contains(&o) && !o.starts_with("release_agent=")
+}
+
+/// The process's own cgroup path in each hierarchy, from /proc/self/cgroup.
+fn own_paths() -> Result<Vec<(String, PathBuf)>> {
+    let s = fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
+    Ok(s.lines()
+        .filter_map(|l| {
+            let mut it = l.splitn(3, ':');
+            let (_, ctrl, path) = (it.next()?, it.next()?, it.next()?);
+            Some((ctrl.to_string(), PathBuf::from(path)))
+        })
+        .collect())
+}
+
+/// Normalises a cgroupsPath lexically; `..` may not climb above its start.
+fn clean(path: &Path) -> Result<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                if !out.pop() {
+                    bail!(
+                        "linux.cgroupsPath {:?} leaves the cgroup hierarchy",
+                        path.display()
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The container's cgroup directory in every hierarchy. An absolute
+/// cgroupsPath is taken from each hierarchy's root; a relative one, or the
+/// default `<id>`, from nook's own cgroup there (as runc does).
+pub fn container_dirs(spec: &Spec, id: &str) -> Result<Vec<PathBuf>> {
+    let given = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    let given = given.filter(|p| !p.as_os_str().is_empty());
+    if let Some(p) = &given {
+        if p.to_string_lossy().contains(':') {
+            bail!("linux.cgroupsPath {:?}: the systemd form is not supported yet", p.display());
+        }
+    }
+    let (absolute, rel) = match &given {
+        Some(p) => (p.is_absolute(), clean(p)?),
+        None => (false, PathBuf::from(id)),
+    };
+    if rel.as_os_str().is_empty() {
+        bail!("linux.cgroupsPath {:?} names the root cgroup", given.unwrap_or_default().display());
+    }
+    let own = own_paths()?;
+    let mut dirs = Vec::new();
+    for h in hierarchies()? {
+        let base = if absolute {
+            PathBuf::new()
+        } else {
+            let key = if h.is_v2() { "" } else { h.controllers.as_str() };
+            let mine = own
+                .iter()
+                .find(|(c, _)| c == key)
+                .map(|(_, p)| p.clone())
+                .unwrap_or_default();
+            // The mount may show only part of the hierarchy (its root).
+            clean(mine.strip_prefix(&h.root).unwrap_or(&mine))?
+        };
+        dirs.push(h.mount.join(base).join(&rel));
+    }
+    Ok(dirs)
+}
+
+/// The directories among `dirs` (and their missing parents) that do not exist
+/// yet, parents first: exactly what `create` will make and `remove` undo.
+pub fn missing(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for d in dirs {
+        let mut chain = Vec::new();
+        let mut cur = Some(d.as_path());
+        while let Some(p) = cur {
+            if p.exists() {
+                break;
+            }
+            chain.push(p.to_path_buf());
+            cur = p.parent();
+        }
+        out.extend(chain.into_iter().rev());
+    }
+    out
+}
+
+/// Creates the planned directories (parents first).
+pub fn create(planned: &[PathBuf]) -> Result<()> {
+    for d in planned {
+        match fs::create_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("create cgroup {}", d.display())),
+        }
+        inherit_cpuset(d)?;
+    }
+    Ok(())
+}
+
+/// A new v1 cpuset cgroup starts with no cpus and mems, and a process cannot
+/// join it then (ENOSPC): copy both from the parent, as runc does.
+fn inherit_cpuset(dir: &Path) -> Result<()> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let own = dir.join(file);
+        let Ok(current) = fs::read_to_string(&own) else { return Ok(()) };
+        if !current.trim().is_empty() {
+            continue;
+        }
+        let Some(parent) = dir.parent() else { continue };
+        let value = fs::read_to_string(parent.join(file))
+            .with_context(|| format!("read {}", parent.join(file).display()))?;
+        fs::write(&own, value.trim()).with_context(|| format!("write {}", own.display()))?;
+    }
+    Ok(())
+}
+
+/// Moves `pid` into each v1 directory (v2 is joined through CLONE_INTO_CGROUP).
+pub fn enter_v1(dirs: &[PathBuf], pid: i32) -> Result<()> {
+    for d in dirs.iter().filter(|d| !is_v2_dir(d)) {
+        let f = d.join("cgroup.procs");
+        fs::write(&f, pid.to_string()).with_context(|| format!("write {}", f.display()))?;
+    }
+    Ok(())
+}
+
+/// The v2 directory among `dirs`, if the host has a v2 hierarchy.
+pub fn v2_dir(dirs: &[PathBuf]) -> Option<&PathBuf> {
+    dirs.iter().find(|d| is_v2_dir(d))
+}
+
+fn is_v2_dir(d: &Path) -> bool {
+    nix::sys::statfs::statfs(d)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
+}
+
+/// Every process in any of `dirs`.
+pub fn pids(dirs: &[PathBuf]) -> Vec<i32> {
+    let mut out = Vec::new();
+    for d in dirs {
+        if let Ok(s) = fs::read_to_string(d.join("cgroup.procs")) {
+            out.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// SIGKILLs every process in `dirs` until none is left (bounded).
+pub fn kill_all(dirs: &[PathBuf]) {
+    for _ in 0..200 {
+        let p = pids(dirs);
+        if p.is_empty() {
+            return;
+        }
+        for pid in p {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Removes the directories nook created, deepest first, retrying briefly
+/// while the kernel still counts exiting processes.
+pub fn remove(created: &[PathBuf]) -> Result<()> {
+    for d in created.iter().rev() {
+        let mut tries = 0;
+        loop {
+            match fs::remove_dir(d) {
+                Ok(()) => break,
+                Err(e) if e.kind() == ErrorKind::NotFound => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e).with_context(|| format!("remove cgroup {}", d.display())),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Resource fields that the cgroup layer cannot apply yet fail clearly.
+pub fn validate_resources(r: Option<&LinuxResources>) -> Result<()> {
+    let Some(r) = r else { return Ok(()) };
+    let checks = [
+        (r.memory().is_some(), "memory"),
+        (r.cpu().is_some(), "cpu"),
+        (r.pids().is_some(), "pids"),
+        (r.block_io().is_some(), "blockIO"),
+        (r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()), "hugepageLimits"),
+        (r.network().is_some(), "network"),
+        (r.rdma().as_ref().is_some_and(|h| !h.is_empty()), "rdma"),
+        (r.unified().as_ref().is_some_and(|h| !h.is_empty()), "unified"),
+    ];
+    for (set, field) in checks {
+        if set {
+            bail!("linux.resources.{field} is not supported yet");
+        }
+    }
+    Ok(())
+}
+
+/// Devices every container may use, as runc allows by default: mknod of any
+/// node, and the default devices of config-linux.md plus ptys.
+const DEFAULT_DEVICE_RULES: &[&str] = &[
+    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
+];
+
+/// Applies `linux.resources.devices` on a v1 devices hierarchy: deny all,
+/// then the spec's rules in order, then the defaults.
+pub fn apply_devices(spec: &Spec, dirs: &[PathBuf]) -> Result<()> {
+    let rules = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.devices().clone())
+        .unwrap_or_default();
+    let Some(dir) = dirs.iter().find(|d| d.join("devices.allow").exists()) else {
+        if rules.iter().any(|r| r.allow()) {
+            bail!("linux.resources.devices: the host has no v1 devices controller (cgroup v2 device rules are not supported yet)");
+        }
+        return Ok(());
+    };
+    let write = |file: &str, rule: &str| -> Result<()> {
+        fs::write(dir.join(file), rule)
+            .with_context(|| format!("linux.resources.devices: write {rule:?} to {file}"))
+    };
+    write("devices.deny", "a")?;
+    for (i, r) in rules.iter().enumerate() {
+        let typ = r.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
+        let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
+        let access = r.access().clone().unwrap_or_else(|| "rwm".into());
+        let rule = if typ == "a" {
+            "a".to_string()
+        } else {
+            format!("{typ} {}:{} {access}", num(r.major()), num(r.minor()))
+        };
+        let file = if r.allow() { "devices.allow" } else { "devices.deny" };
+        write(file, &rule).with_context(|| format!("linux.resources.devices[{i}]"))?;
+    }
+    for rule in DEFAULT_DEVICE_RULES {
+        write("devices.allow", rule)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_refuses_escape() {
+        assert_eq!(clean(Path::new("/a/../b")).unwrap(), PathBuf::from("b"));
+        assert!(clean(Path::new("../../etc")).is_err());
+        assert!(clean(Path::new("/a/../../x")).is_err());
+    }
+}
+
+/// True when the container's cgroup is frozen (v1 freezer or v2 cgroup.freeze).
+pub fn is_frozen(dirs: &[PathBuf]) -> bool {
+    dirs.iter().any(|d| {
+        fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+            || fs::read_to_string(d.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+    })
+}

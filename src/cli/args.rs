@@ -1,0 +1,277 @@
+//! The command line as runc's callers write it. clap parses GNU-style flags;
+//! a pre-pass first rewrites runc's other spellings: single-dash long flags
+//! (`-bundle x`) and boolean flags with a value (`--detach=true`).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Global flags and the command.
+#[derive(Parser, Debug)]
+#[command(name = "nook", about = "nook: a fast, daemonless OCI container runtime", disable_version_flag = true)]
+pub struct Cli {
+    /// Directory for container state (tmpfs recommended)
+    #[arg(long, global = true, default_value = "/run/nook", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Write log lines to this file instead of stderr
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<String>,
+    /// Log format
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log debug lines too
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use the systemd cgroup driver (not supported yet)
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (before the command, as in runc)
+    #[arg(long, value_name = "true|false|auto", default_value = "auto")]
+    pub rootless: String,
+    /// Criu binary (accepted for compatibility; checkpointing is not supported)
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<String>,
+    /// Print the version
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Flags shared by `create` and `run`.
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// Bundle directory (holds config.json)
+    #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
+    pub bundle: PathBuf,
+    /// Write the container's host pid to this file
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket to send the pty master to (process.terminal)
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Unix socket to send the container process's pidfd to
+    #[arg(long = "pidfd-socket", value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
+    /// Move the rootfs onto / and chroot instead of pivot_root
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Keep the caller's session keyring
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass this many extra fds (from 3 up) to the container
+    #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+    /// Container id
+    pub id: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container (its process waits for `start`)
+    Create(CreateArgs),
+    /// Start a created container
+    Start { id: String },
+    /// Create and start a container; wait for it unless --detach
+    Run {
+        #[command(flatten)]
+        create: CreateArgs,
+        /// Return once the container runs
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Do not delete the container after it exits
+        #[arg(long)]
+        keep: bool,
+        /// Do not become a subreaper for the container's orphans
+        #[arg(long = "no-subreaper")]
+        no_subreaper: bool,
+    },
+    /// Print the container's OCI state as JSON
+    State { id: String },
+    /// Send a signal to the container (default SIGTERM)
+    Kill {
+        /// Signal every process of the container
+        #[arg(short = 'a', long)]
+        all: bool,
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a container
+    Delete {
+        /// Kill the container first if it is running
+        #[arg(short = 'f', long)]
+        force: bool,
+        id: String,
+    },
+    /// List containers
+    List {
+        /// Output format
+        #[arg(short = 'f', long, value_enum, default_value = "table")]
+        format: ListFormat,
+        /// Print only the ids
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// Write a default config.json
+    Spec {
+        /// A spec for a rootless container
+        #[arg(long)]
+        rootless: bool,
+        /// Directory to write config.json in
+        #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
+        bundle: PathBuf,
+    },
+    /// Run a process in a running container (not supported yet)
+    Exec(Unsupported),
+    /// Pause all processes of a container (not supported yet)
+    Pause(Unsupported),
+    /// Resume a paused container (not supported yet)
+    Resume(Unsupported),
+    /// List the processes of a container (not supported yet)
+    Ps(Unsupported),
+    /// Update a container's resource limits (not supported yet)
+    Update(Unsupported),
+    /// Print container events and statistics (not supported yet)
+    Events(Unsupported),
+    /// Print what this runtime supports (not supported yet)
+    Features(Unsupported),
+    /// Checkpoint a container (not supported)
+    Checkpoint(Unsupported),
+    /// Restore a container (not supported)
+    Restore(Unsupported),
+}
+
+/// Arguments of a command that nook does not implement yet: accepted so the
+/// error says so, instead of "unknown command".
+#[derive(Args, Debug)]
+pub struct Unsupported {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+/// Long flags nook knows, for the single-dash rewrite.
+const LONG_FLAGS: &[&str] = &[
+    "root", "log", "log-format", "debug", "systemd-cgroup", "rootless", "criu", "version", "help",
+    "bundle", "pid-file", "console-socket", "pidfd-socket", "no-pivot", "no-new-keyring",
+    "preserve-fds", "detach", "keep", "no-subreaper", "all", "force", "format", "quiet",
+];
+
+/// Boolean long flags, for the `=true`/`=false` rewrite.
+const BOOL_FLAGS: &[&str] = &[
+    "debug", "systemd-cgroup", "no-pivot", "no-new-keyring", "detach", "keep", "no-subreaper",
+    "all", "force", "quiet",
+];
+
+/// Rewrites runc's spellings into what clap parses. Stops at `--` and, for
+/// commands that take a command line of their own, after the container id.
+pub fn normalize(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut iter = args.into_iter();
+    if let Some(argv0) = iter.next() {
+        out.push(argv0);
+    }
+    let mut positionals = 0;
+    let mut command: Option<String> = None;
+    let mut passthrough = false;
+    while let Some(a) = iter.next() {
+        if passthrough || a == "--" {
+            passthrough = true;
+            out.push(a);
+            continue;
+        }
+        let Some(body) = a.strip_prefix("--").or_else(|| long_single_dash(&a)) else {
+            if !a.starts_with('-') {
+                positionals += 1;
+                if command.is_none() {
+                    command = Some(a.clone());
+                } else if matches!(command.as_deref(), Some("exec" | "ps")) && positionals >= 2 {
+                    passthrough = true;
+                }
+            }
+            out.push(a);
+            continue;
+        };
+        let (name, value) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        match value {
+            Some(v) if BOOL_FLAGS.contains(&name) => match v {
+                "true" | "1" | "t" | "T" | "TRUE" | "True" => out.push(format!("--{name}")),
+                "false" | "0" | "f" | "F" | "FALSE" | "False" => {}
+                _ => out.push(format!("--{name}={v}")),
+            },
+            Some(v) => out.push(format!("--{name}={v}")),
+            None => out.push(format!("--{name}")),
+        }
+        let takes_value = !BOOL_FLAGS.contains(&name) && value.is_none() && LONG_FLAGS.contains(&name);
+        if takes_value && !matches!(name, "help" | "version") {
+            if let Some(v) = iter.next() {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// `-bundle` → `bundle` when it names a known long flag.
+fn long_single_dash(a: &str) -> Option<&str> {
+    let body = a.strip_prefix('-')?;
+    if body.starts_with('-') || body.len() < 2 {
+        return None;
+    }
+    let name = body.split('=').next().unwrap_or(body);
+    LONG_FLAGS.contains(&name).then_some(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(v: &[&str]) -> Vec<String> {
+        normalize(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn runc_spellings() {
+        assert_eq!(n(&["nook", "-root", "/r", "create", "-bundle", "b", "x"]), n(&["nook", "--root", "/r", "create", "--bundle", "b", "x"]));
+        assert_eq!(n(&["nook", "run", "--detach=true", "x"]), vec!["nook", "run", "--detach", "x"]);
+        assert_eq!(n(&["nook", "run", "--detach=false", "x"]), vec!["nook", "run", "x"]);
+        assert_eq!(n(&["nook", "create", "--bundle=/b", "x"]), vec!["nook", "create", "--bundle=/b", "x"]);
+        assert_eq!(n(&["nook", "kill", "x", "-9"]), vec!["nook", "kill", "x", "-9"]);
+    }
+
+    #[test]
+    fn exec_command_line_untouched() {
+        assert_eq!(
+            n(&["nook", "exec", "x", "sh", "-bundle", "--detach=true"]),
+            vec!["nook", "exec", "x", "sh", "-bundle", "--detach=true"]
+        );
+    }
+
+    #[test]
+    fn clap_accepts_normalized() {
+        let cli = Cli::try_parse_from(n(&["nook", "-log-format", "json", "run", "-d", "-bundle", "/b", "--keep=true", "c1"])).unwrap();
+        assert_eq!(cli.log_format, LogFormat::Json);
+        match cli.command {
+            Some(Command::Run { create, detach, keep, .. }) => {
+                assert!(detach && keep);
+                assert_eq!(create.bundle, PathBuf::from("/b"));
+                assert_eq!(create.id, "c1");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! `nook list`: a table like runc's (tab-aligned columns), JSON, or ids.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use anyhow::Result;
+use nook::container::Container;
+
+use super::args::ListFormat;
+
+pub fn run(root: &Path, format: ListFormat, quiet: bool) -> Result<()> {
+    let containers = Container::list(root)?;
+    if quiet {
+        for c in &containers {
+            println!("{}", c.state.id);
+        }
+        return Ok(());
+    }
+    let rows: Vec<(serde_json::Value, String)> = containers
+        .iter()
+        .map(|c| {
+            let mut v = c.state.oci(c.status());
+            let owner = owner_name(&c.dir);
+            v["owner"] = owner.clone().into();
+            (v, owner)
+        })
+        .collect();
+    match format {
+        ListFormat::Json => {
+            let list: Vec<_> = rows.into_iter().map(|(v, _)| v).collect();
+            println!("{}", serde_json::to_string(&list)?);
+        }
+        ListFormat::Table => {
+            let mut table = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+            for (v, owner) in rows {
+                let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                table.push(vec![s("id"), v["pid"].to_string(), s("status"), s("bundle"), s("created"), owner]);
+            }
+            print!("{}", format_table(&table));
+        }
+    }
+    Ok(())
+}
+
+/// Columns at least 12 wide, 3 spaces of padding, as runc's tabwriter.
+fn format_table(rows: &[Vec<String>]) -> String {
+    let cols = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
+        .map(|i| rows.iter().map(|r| r[i].chars().count() + 3).max().unwrap_or(0).max(12))
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == cols {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}", w = widths[i]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn owner_name(dir: &Path) -> String {
+    let uid = std::fs::metadata(dir).map(|m| m.uid()).unwrap_or(0);
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_like_runc() {
+        let t = format_table(&[
+            vec!["ID".into(), "PID".into(), "OWNER".into()],
+            vec!["c1".into(), "0".into(), "root".into()],
+        ]);
+        assert_eq!(t, "ID          PID         OWNER\nc1          0           root\n");
+    }
+}

@@ -1,0 +1,85 @@
+//! The `nook` command line: global flags, then one small module per command
+//! that parses its flags and calls one library function.
+
+pub mod args;
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use anyhow::{Result, bail};
+use clap::Parser;
+
+use args::{Cli, Command, LogFormat};
+use nook::logging;
+
+/// Parses argv and runs the command; returns the process exit code.
+pub fn main(argv: Vec<String>) -> Result<i32> {
+    let cli = match Cli::try_parse_from(args::normalize(argv)) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => 1,
+            };
+            let _ = e.print();
+            return Ok(code);
+        }
+    };
+    let format = match cli.log_format {
+        LogFormat::Text => logging::Format::Text,
+        LogFormat::Json => logging::Format::Json,
+    };
+    logging::init(cli.log.as_deref(), format, cli.debug)?;
+    if cli.version {
+        println!("nook version {}\nspec: {}", env!("CARGO_PKG_VERSION"), nook::OCI_VERSION);
+        return Ok(0);
+    }
+    check_global(&cli)?;
+    let root = cli.root.clone();
+    let Some(command) = cli.command else {
+        use clap::CommandFactory;
+        Cli::command().print_help()?;
+        return Ok(0);
+    };
+    match command {
+        Command::Create(a) => create::run(&root, &a).map(|_| 0),
+        Command::Start { id } => start::run(&root, &id).map(|_| 0),
+        Command::Run { create, detach, keep, no_subreaper } => run::run(&root, &create, detach, keep, no_subreaper),
+        Command::State { id } => state::run(&root, &id).map(|_| 0),
+        Command::Kill { all, id, signal } => kill::run(&root, &id, &signal, all).map(|_| 0),
+        Command::Delete { force, id } => delete::run(&root, &id, force).map(|_| 0),
+        Command::List { format, quiet } => list::run(&root, format, quiet).map(|_| 0),
+        Command::Spec { rootless, bundle } => spec::run(&bundle, rootless).map(|_| 0),
+        Command::Exec(_) => bail!("nook exec is not supported yet"),
+        Command::Pause(_) => bail!("nook pause is not supported yet"),
+        Command::Resume(_) => bail!("nook resume is not supported yet"),
+        Command::Ps(_) => bail!("nook ps is not supported yet"),
+        Command::Update(_) => bail!("nook update is not supported yet"),
+        Command::Events(_) => bail!("nook events is not supported yet"),
+        Command::Features(_) => bail!("nook features is not supported yet"),
+        Command::Checkpoint(_) | Command::Restore(_) => bail!("checkpoint and restore are not supported"),
+    }
+}
+
+/// Global flags whose feature is not there yet fail clearly.
+fn check_global(cli: &Cli) -> Result<()> {
+    if cli.systemd_cgroup {
+        bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
+    }
+    match cli.rootless.as_str() {
+        "auto" | "false" => {}
+        "true" => {
+            if !nix::unistd::geteuid().is_root() {
+                bail!("--rootless: rootless containers are not supported yet");
+            }
+        }
+        other => bail!("--rootless: invalid value {other:?} (true, false or auto)"),
+    }
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! `nook run`.
+
+use std::path::Path;
+
+use anyhow::Result;
+use nook::container::lifecycle::{self, RunOptions};
+
+use super::args::CreateArgs;
+
+pub fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool, no_subreaper: bool) -> Result<i32> {
+    let opts = super::create::options(a)?;
+    let run = RunOptions {
+        detach,
+        keep,
+        no_subreaper,
+    };
+    lifecycle::run(root, &a.id, &opts, &run)
+}

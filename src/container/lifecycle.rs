@@ -1,0 +1,327 @@
+//! create, start, run, kill and delete: the orchestration of a container's
+//! life. State checks happen here; kernel work is in `process`, `rootfs` and
+//! `cgroups`.
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use super::{Container, Lock, Phase, ProcRef, State, Status, EXEC_FIFO, ensure_root, validate_id};
+use crate::error::Error;
+use crate::process::{InitConfig, parent, sync::{ToInit, ToParent}};
+use crate::{cgroups, logging, spec, syscall};
+
+/// Options of `create` (and of `run`).
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub pidfd_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// A container just created by this process: still its parent.
+pub struct Created {
+    pub container: Container,
+    pub pidfd: OwnedFd,
+    /// Held until the caller is done with the container's setup.
+    pub lock: Option<Lock>,
+}
+
+/// `create`: sets the container up and leaves init blocked before exec.
+pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
+    validate_id(id)?;
+    let bundle = spec::load(&opts.bundle)?;
+    ensure_root(root)?;
+    let dir = Container::dir_of(root, id);
+    match fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists.into()),
+        Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
+    }
+    let lock = match Lock::acquire(&dir) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
+    let state = State {
+        oci_version: bundle.spec.version().clone(),
+        id: id.to_string(),
+        phase: Phase::Creating,
+        init: ProcRef::default(),
+        creator: ProcRef::current(),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: logging::now_rfc3339(true),
+        owner: String::new(),
+        annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+        cgroup_dirs: Vec::new(),
+        cgroup_created: Vec::new(),
+    };
+    let mut c = Container { dir, state };
+    match build(&mut c, &bundle, &lock, opts) {
+        Ok(pidfd) => Ok(Created {
+            container: c,
+            pidfd,
+            lock: Some(lock),
+        }),
+        Err(e) => {
+            if let Err(ce) = destroy_with_kill(&c) {
+                logging::warn(&format!("cleanup after failed create: {ce:#}"));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The steps of `create` after the state directory exists. Everything is
+/// recorded in state.json before it is made, so that `delete --force` can
+/// undo a `create` killed at any point.
+fn build(c: &mut Container, bundle: &spec::Bundle, lock: &Lock, opts: &CreateOptions) -> Result<OwnedFd> {
+    let dirs = cgroups::container_dirs(&bundle.spec, &c.state.id)?;
+    c.state.cgroup_created = cgroups::missing(&dirs);
+    c.state.cgroup_dirs = dirs;
+    c.save()?;
+    cgroups::create(&c.state.cgroup_created)?;
+    cgroups::apply_devices(&bundle.spec, &c.state.cgroup_dirs)?;
+    nix::unistd::mkfifo(&c.dir.join(EXEC_FIFO), nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .context("create exec.fifo")?;
+    let cfg = InitConfig {
+        id: &c.state.id,
+        bundle,
+        state_dir: &c.dir,
+        cgroup_dirs: &c.state.cgroup_dirs,
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        lock_fd: lock.raw_fd(),
+    };
+    let init = parent::spawn(&cfg)?;
+    c.state.init = ProcRef::of(init.pid.as_raw());
+    c.save()?;
+    init.chan.expect(ToParent::Ready)?;
+    c.state.phase = Phase::Created;
+    c.save()?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, init.pid.as_raw())?;
+    }
+    if let Some(s) = &opts.pidfd_socket {
+        send_pidfd(s, &init.pidfd)?;
+    }
+    init.chan.send(&ToInit::Commit)?;
+    init.chan.expect(ToParent::Committed)?;
+    Ok(init.pidfd)
+}
+
+/// Writes the pid file atomically (a reader never sees it half written).
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs = std::path::absolute(path).with_context(|| format!("--pid-file {}", path.display()))?;
+    syscall::write_atomic(&abs, pid.to_string().as_bytes(), 0o644)
+        .with_context(|| format!("--pid-file {}", path.display()))
+}
+
+/// `--pidfd-socket`: the init's pidfd sent over a unix socket with SCM_RIGHTS.
+fn send_pidfd(path: &Path, pidfd: &OwnedFd) -> Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let sock = std::os::unix::net::UnixStream::connect(path)
+        .with_context(|| format!("--pidfd-socket {}", path.display()))?;
+    let fds = [pidfd.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(b"pidfd")];
+    sendmsg::<()>(sock.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
+        .with_context(|| format!("--pidfd-socket {}: send", path.display()))?;
+    Ok(())
+}
+
+/// `start`: releases a created container's init into the program.
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let mut c = Container::load(root, id)?;
+    let _lock = c.lock()?;
+    c = Container::load(root, id)?;
+    release(&mut c, None)
+}
+
+fn release(c: &mut Container, pidfd: Option<&OwnedFd>) -> Result<()> {
+    match c.status() {
+        Status::Created => {}
+        Status::Stopped => return Err(Error::BadState("cannot start a container that has stopped".into()).into()),
+        s => return Err(Error::BadState(format!("cannot start an already {s} container")).into()),
+    }
+    let fifo_path = c.dir.join(EXEC_FIFO);
+    let mut fifo = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo_path)
+        .context("open exec.fifo")?;
+    let owned;
+    let pidfd = match pidfd {
+        Some(p) => p,
+        None => {
+            owned = syscall::pidfd_open(c.state.init.pid).map_err(|_| Error::BadState("cannot start a container that has stopped".into()))?;
+            &owned
+        }
+    };
+    wait_readable(&fifo, pidfd)?;
+    let mut buf = [0u8; 1];
+    if fifo.read(&mut buf).context("read exec.fifo")? != 1 {
+        bail!("container init exited before start");
+    }
+    fs::remove_file(&fifo_path).context("remove exec.fifo")?;
+    c.state.phase = Phase::Started;
+    c.save()
+}
+
+/// Waits until init writes to the fifo, or fails if init dies first.
+fn wait_readable(fifo: &fs::File, pidfd: &OwnedFd) -> Result<()> {
+    let mut fds = [
+        libc::pollfd { fd: fifo.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+    ];
+    loop {
+        // SAFETY: two valid pollfds.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e).context("poll exec.fifo");
+        }
+        if fds[0].revents & libc::POLLIN != 0 {
+            return Ok(());
+        }
+        if fds[1].revents != 0 {
+            bail!("container init exited before start");
+        }
+        if fds[0].revents != 0 {
+            bail!("exec.fifo closed before start");
+        }
+    }
+}
+
+/// `run` up to the running program: create, then start in-process.
+pub fn create_and_start(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
+    let mut created = create(root, id, opts)?;
+    if let Err(e) = release(&mut created.container, Some(&created.pidfd)) {
+        let _ = destroy_with_kill(&created.container);
+        return Err(e);
+    }
+    Ok(created)
+}
+
+/// `kill`: sends `sig` to init (`all`: to every process of the container).
+pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
+    let c = Container::load(root, id)?;
+    let status = c.status();
+    if !status.can_kill() {
+        // runc accepts `kill --all` of a stopped container as a no-op.
+        return if all && status == Status::Stopped { Ok(()) } else { Err(Error::NotRunning.into()) };
+    }
+    let pidfd = syscall::pidfd_open(c.state.init.pid).map_err(|_| Error::NotRunning)?;
+    // The pidfd pins the process: check it is still the one recorded.
+    if !c.state.init.alive() {
+        return Err(Error::NotRunning.into());
+    }
+    if all {
+        for pid in cgroups::pids(&c.state.cgroup_dirs) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::try_from(sig).ok());
+        }
+    }
+    syscall::pidfd_send_signal(&pidfd, sig).with_context(|| format!("send signal {sig} to container init"))
+}
+
+/// `delete`: removes a stopped (or, as runc, a created) container; with
+/// `force`, kills a running one first.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    validate_id(id)?;
+    let dir = Container::dir_of(root, id);
+    if !dir.exists() {
+        return if force { Ok(()) } else { Err(Error::NotExist.into()) };
+    }
+    let _lock = Lock::acquire(&dir)?;
+    let c = match Container::load(root, id) {
+        Ok(c) => c,
+        // A create killed before its first state write left only the directory.
+        Err(_) if !dir.join("state.json").exists() => {
+            if !dir.exists() {
+                return if force { Ok(()) } else { Err(Error::NotExist.into()) };
+            }
+            return fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()));
+        }
+        Err(e) => return Err(e),
+    };
+    let status = c.status();
+    if !force && !status.can_delete() {
+        return Err(Error::BadState(format!("cannot delete container {id} that is not stopped: {status}")).into());
+    }
+    destroy_with_kill(&c)
+}
+
+/// Kills whatever is left of the container, then removes it.
+fn destroy_with_kill(c: &Container) -> Result<()> {
+    if c.state.init.alive() {
+        if let Ok(pidfd) = syscall::pidfd_open(c.state.init.pid) {
+            if c.state.init.alive() {
+                let _ = syscall::pidfd_send_signal(&pidfd, libc::SIGKILL);
+                syscall::pidfd_wait_exit(&pidfd, 5000);
+            }
+        }
+    }
+    cgroups::kill_all(&c.state.cgroup_dirs);
+    destroy(c)
+}
+
+/// Removes the cgroups nook created and the state directory, in that order,
+/// so that a failure leaves the state behind for another `delete`.
+fn destroy(c: &Container) -> Result<()> {
+    cgroups::remove(&c.state.cgroup_created)?;
+    fs::remove_dir_all(&c.dir).with_context(|| format!("remove {}", c.dir.display()))
+}
+
+/// `state`: the OCI state object.
+pub fn state(root: &Path, id: &str) -> Result<serde_json::Value> {
+    let c = Container::load(root, id)?;
+    Ok(c.state.oci(c.status()))
+}
+
+/// Options that only `run` has.
+#[derive(Debug, Default, Clone)]
+pub struct RunOptions {
+    pub detach: bool,
+    pub keep: bool,
+    pub no_subreaper: bool,
+}
+
+/// `run`: create and start; in the foreground, forward signals to the
+/// container, wait for it, remove it (unless `keep`) and return its exit
+/// status as a shell reports it.
+pub fn run(root: &Path, id: &str, opts: &CreateOptions, run: &RunOptions) -> Result<i32> {
+    if run.detach {
+        create_and_start(root, id, opts)?;
+        return Ok(0);
+    }
+    if !run.no_subreaper {
+        // SAFETY: PR_SET_CHILD_SUBREAPER takes 0 or 1.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    }
+    // Signals are blocked before the clone so none is lost; init unblocks its own.
+    let forwarded = crate::signals::block_forwarded()?;
+    let mut created = create_and_start(root, id, opts)?;
+    created.lock = None;
+    let code = crate::signals::forward_until_exit(&forwarded, created.container.state.init.pid, &created.pidfd)?;
+    if !run.keep {
+        let dir = &created.container.dir;
+        if dir.exists() {
+            let _lock = Lock::acquire(dir)?;
+            destroy_with_kill(&created.container)?;
+        }
+    }
+    Ok(code)
+}

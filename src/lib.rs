@@ -1,0 +1,21 @@
+//! nook: an OCI runtime. The library owns the container's whole life; the
+//! binary in `src/main.rs` is a thin CLI over it.
+
+pub mod capabilities;
+pub mod cgroups;
+pub mod container;
+pub mod error;
+pub mod logging;
+pub mod namespaces;
+pub mod process;
+pub mod rlimits;
+pub mod rootfs;
+pub mod signals;
+pub mod spec;
+pub mod sysctl;
+pub mod syscall;
+
+pub use error::Error;
+
+/// The OCI runtime-spec version nook implements.
+pub const OCI_VERSION: &str = "1.2.1";

@@ -1,0 +1,22 @@
+//! The `nook` binary: argv to the CLI, errors to an exit code. Errors are
+//! logged here and nowhere else.
+
+mod cli;
+
+use nook::logging;
+
+fn main() {
+    let code = match cli::main(std::env::args().collect()) {
+        Ok(code) => code,
+        Err(err) => {
+            let msg = format!("{err:#}");
+            logging::log("error", &msg);
+            // With --log the line went to the file; callers still read stderr.
+            if logging::has_file() {
+                eprintln!("{msg}");
+            }
+            1
+        }
+    };
+    std::process::exit(code);
+}

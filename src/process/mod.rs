@@ -1,0 +1,46 @@
+//! How the container process comes to be.
+//!
+//! ```text
+//!  nook create ──┐
+//!   (parent)     │ validate spec, make state dir, cgroups, exec.fifo
+//!                │ [pid/time ns: setns/unshare here, for the child only]
+//!                ├── clone3(CLONE_PIDFD | CLONE_NEW* | CLONE_INTO_CGROUP) ──▶ init
+//!                │                                                 (PID 1 of its pid ns)
+//!                │   sync socket: CgroupsReady → Ready → Commit → Committed
+//!                ▼                                                     │
+//!    state.json "created", pid-file, exit 0               blocks opening exec.fifo
+//!                                                                      │
+//!  nook start ── opens exec.fifo, reads one byte ────────────────────▶ execve
+//! ```
+//!
+//! One clone3 and no re-exec of the nook binary: the child runs nook's own
+//! code (`init`) up to the execve of the container program. The protocol is
+//! drawn in `sync`.
+
+pub mod clone;
+pub mod init;
+pub mod parent;
+pub mod sync;
+
+use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
+
+use crate::spec::Bundle;
+
+/// Everything the parent and init need to bring up one container process.
+pub struct InitConfig<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Bundle,
+    /// The container's state directory (holds exec.fifo).
+    pub state_dir: &'a Path,
+    /// The container's cgroup directories, one per hierarchy.
+    pub cgroup_dirs: &'a [PathBuf],
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--no-new-keyring`: keep the caller's session keyring.
+    pub no_new_keyring: bool,
+    /// `--preserve-fds N`: fds 3..3+N pass to the container program.
+    pub preserve_fds: u32,
+    /// The state-dir lock fd, which init closes first thing.
+    pub lock_fd: RawFd,
+}

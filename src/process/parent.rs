@@ -1,0 +1,147 @@
+//! The runtime side of the clone: what must happen in the parent before and
+//! after the container process exists.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use nix::fcntl::{OFlag, open};
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::InitConfig;
+use super::clone::{Forked, clone3};
+use super::sync::{self, ParentEnd, ToInit};
+use crate::{cgroups, namespaces};
+
+/// The parent's view of a freshly cloned init.
+pub struct Init {
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+    pub chan: ParentEnd,
+}
+
+/// Clones the container's init and places it in its cgroups. Returns once
+/// init has been told to go on; its setup then runs concurrently.
+pub fn spawn(cfg: &InitConfig) -> Result<Init> {
+    let spec = &cfg.bundle.spec;
+    let plan = namespaces::Plan::from_spec(spec);
+    let joins = plan.open_joins()?;
+    let (parent_end, init_end) = sync::pair()?;
+    let fifo = open_path(&cfg.state_dir.join(crate::container::EXEC_FIFO))?;
+    let cgroup_fd = match cgroups::v2_dir(cfg.cgroup_dirs) {
+        Some(d) => Some(open_path(d)?),
+        None => None,
+    };
+    // Keep /proc/<pid>/exe of nook code out of the container's reach until
+    // execve: the dumpable flag is copied into the child by clone3.
+    set_dumpable(false)?;
+    let pending = PendingNamespaces::enter(spec, &plan, &joins)?;
+    let forked = clone3(plan.clone_flags().bits() as u64, cgroup_fd.as_ref().map(|f| f.as_fd()));
+    let forked = match forked {
+        Ok(f) => f,
+        Err(e) => {
+            pending.leave()?;
+            return Err(e);
+        }
+    };
+    match forked {
+        Forked::Child => {
+            drop(parent_end);
+            super::init::main(cfg, init_end, &joins, &fifo)
+        }
+        Forked::Parent { pid, pidfd } => {
+            pending.leave()?;
+            drop(init_end);
+            cgroups::enter_v1(cfg.cgroup_dirs, pid.as_raw())
+                .context("place the container process in its cgroups")?;
+            parent_end.send(&ToInit::CgroupsReady)?;
+            Ok(Init {
+                pid,
+                pidfd,
+                chan: parent_end,
+            })
+        }
+    }
+}
+
+fn open_path(p: &Path) -> Result<OwnedFd> {
+    open(p, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map(|fd| {
+            use std::os::fd::FromRawFd;
+            // SAFETY: `open` returned a fresh fd that only we own.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        })
+        .with_context(|| format!("open {}", p.display()))
+}
+
+fn set_dumpable(on: bool) -> Result<()> {
+    // SAFETY: PR_SET_DUMPABLE takes 0 or 1.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(on), 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("prctl(PR_SET_DUMPABLE)");
+    }
+    Ok(())
+}
+
+/// The pid and time namespaces a process enters are those of its parent's
+/// `*_for_children`: the parent sets them just before the clone and returns
+/// to its own right after. A new time namespace must get its offsets before
+/// any task enters it, so it is unshared (and written) here, not by clone3.
+struct PendingNamespaces {
+    restore: Vec<(CloneFlags, OwnedFd)>,
+}
+
+impl PendingNamespaces {
+    fn enter(
+        spec: &Spec,
+        plan: &namespaces::Plan,
+        joins: &[(LinuxNamespaceType, OwnedFd)],
+    ) -> Result<PendingNamespaces> {
+        let mut me = PendingNamespaces {
+            restore: Vec::new(),
+        };
+        for (t, fd) in joins {
+            if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+                let own = if *t == LinuxNamespaceType::Pid { "pid" } else { "time" };
+                me.restore
+                    .push((namespaces::flag(*t), namespaces::open_own(own)?));
+                namespaces::join(*t, fd)?;
+            }
+        }
+        if plan.is_new(LinuxNamespaceType::Time) {
+            let newtime = namespaces::flag(LinuxNamespaceType::Time);
+            me.restore.push((newtime, namespaces::open_own("time")?));
+            nix::sched::unshare(newtime).context("unshare time namespace")?;
+            write_time_offsets(spec)?;
+        }
+        Ok(me)
+    }
+
+    fn leave(self) -> Result<()> {
+        for (flag, fd) in self.restore.iter().rev() {
+            nix::sched::setns(fd.as_fd(), *flag).context("return to nook's own namespace")?;
+        }
+        Ok(())
+    }
+}
+
+fn write_time_offsets(spec: &Spec) -> Result<()> {
+    let Some(offsets) = spec.linux().as_ref().and_then(|l| l.time_offsets().clone()) else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, off) in offsets {
+        let clock = match clock.as_str() {
+            "monotonic" | "boottime" => clock,
+            other => anyhow::bail!("linux.timeOffsets: unknown clock {other:?} (monotonic or boottime)"),
+        };
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    std::fs::write("/proc/self/timens_offsets", text).context("write linux.timeOffsets")
+}

@@ -1,0 +1,125 @@
+//! The parent ↔ init protocol: typed messages over one SOCK_SEQPACKET pair,
+//! one message per datagram (JSON; a handful per container, so size and
+//! speed do not matter and the format stays debuggable).
+//!
+//! ```text
+//!   parent (nook create / run)                 init (container process)
+//!   ──────────────────────────                 ────────────────────────
+//!   clone3(namespaces, INTO_CGROUP) ─────────▶ born in its namespaces
+//!   place pid in v1 cgroups
+//!   CgroupsReady ─────────────────────────────▶ unshare cgroupns (if asked)
+//!                                              setns joined namespaces
+//!                                              rootfs, mounts, /dev, pivot
+//!                                              hostname, sysctl, paths
+//!                                              user, caps, rlimits, cwd
+//!                                    ◀──────── Ready        (or Error{msg})
+//!   state.json: created, pid-file
+//!   Commit ───────────────────────────────────▶ clear PDEATHSIG
+//!                                    ◀──────── Committed
+//!   exit (create) / start (run)                open exec.fifo: blocks
+//!                                              until `start` reads it
+//!                                              execve(process.args)
+//! ```
+//!
+//! Every wait on the init side ends with EOF if the parent dies, and init then
+//! exits: a killed `nook create` never leaves a half-made container running.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
+use serde::{Deserialize, Serialize};
+
+/// Messages from the parent to init.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ToInit {
+    /// The parent has placed init in all its cgroups.
+    CgroupsReady,
+    /// The container is recorded as created: init may outlive the parent.
+    Commit,
+}
+
+/// Messages from init to the parent.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ToParent {
+    /// Setup is done; init will block on exec.fifo once committed.
+    Ready,
+    /// Init acknowledged Commit.
+    Committed,
+    /// Setup failed; the text is the whole error chain.
+    Error(String),
+}
+
+const MAX_MSG: usize = 64 * 1024;
+
+fn send<T: Serialize>(fd: &OwnedFd, msg: &T) -> Result<()> {
+    let buf = serde_json::to_vec(msg)?;
+    socket::send(fd.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL)
+        .context("send on the sync socket")?;
+    Ok(())
+}
+
+fn recv<T: for<'a> Deserialize<'a>>(fd: &OwnedFd, peer: &str) -> Result<T> {
+    let mut buf = vec![0u8; MAX_MSG];
+    let n = loop {
+        match socket::recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => break r.context("receive on the sync socket")?,
+        }
+    };
+    if n == 0 {
+        bail!("{peer} exited unexpectedly");
+    }
+    serde_json::from_slice(&buf[..n]).map_err(|e| anyhow!("bad message from {peer}: {e}"))
+}
+
+/// The parent's end: sends `ToInit`, receives `ToParent`.
+pub struct ParentEnd(OwnedFd);
+
+/// Init's end: sends `ToParent`, receives `ToInit`.
+pub struct InitEnd(OwnedFd);
+
+/// A connected pair, close-on-exec on both ends.
+pub fn pair() -> Result<(ParentEnd, InitEnd)> {
+    let (a, b) = socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("socketpair for parent/init sync")?;
+    Ok((ParentEnd(a), InitEnd(b)))
+}
+
+impl ParentEnd {
+    pub fn send(&self, msg: &ToInit) -> Result<()> {
+        send(&self.0, msg)
+    }
+
+    pub fn recv(&self) -> Result<ToParent> {
+        recv(&self.0, "container init")
+    }
+
+    /// Waits for `want`; an `Error` from init becomes this call's error.
+    pub fn expect(&self, want: ToParent) -> Result<()> {
+        match self.recv()? {
+            m if m == want => Ok(()),
+            ToParent::Error(e) => Err(anyhow!(e)),
+            m => bail!("container init sent {m:?} where {want:?} was expected"),
+        }
+    }
+}
+
+impl InitEnd {
+    pub fn send(&self, msg: &ToParent) -> Result<()> {
+        send(&self.0, msg)
+    }
+
+    /// Waits for `want` from the parent; any other outcome is an error.
+    pub fn expect(&self, want: ToInit) -> Result<()> {
+        match recv::<ToInit>(&self.0, "nook parent")? {
+            m if m == want => Ok(()),
+            m => bail!("parent sent {m:?} where {want:?} was expected"),
+        }
+    }
+}

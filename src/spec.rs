@@ -1,0 +1,267 @@
+//! Loading `config.json` and checking everything that can be checked before
+//! any process is forked, so that bad input fails fast and leaves nothing.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+/// A loaded bundle: its directory, the parsed spec and the resolved rootfs.
+pub struct Bundle {
+    /// Absolute, canonical bundle directory.
+    pub dir: PathBuf,
+    /// The parsed `config.json`.
+    pub spec: Spec,
+    /// Absolute, canonical `root.path`.
+    pub rootfs: PathBuf,
+}
+
+/// Loads and validates `<bundle>/config.json`.
+pub fn load(bundle: &Path) -> Result<Bundle> {
+    let dir = bundle
+        .canonicalize()
+        .with_context(|| format!("bundle {}", bundle.display()))?;
+    let path = dir.join("config.json");
+    let data = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+    let spec = parse(&data)?;
+    let rootfs = resolve_rootfs(&dir, &spec)?;
+    validate(&spec)?;
+    Ok(Bundle { dir, spec, rootfs })
+}
+
+/// Parses config.json text, checking ociVersion before the rest so that a
+/// config from a future major version gets a precise message.
+pub fn parse(data: &[u8]) -> Result<Spec> {
+    let value: serde_json::Value =
+        serde_json::from_slice(data).context("config.json: invalid JSON")?;
+    let version = value
+        .get("ociVersion")
+        .and_then(|v| v.as_str())
+        .context("config.json: ociVersion is missing")?;
+    check_version(version)?;
+    serde_json::from_value(value).context("config.json")
+}
+
+fn check_version(version: &str) -> Result<()> {
+    let major = version.split('.').next().unwrap_or("");
+    if major != "1" {
+        bail!("config.json: ociVersion {version:?} is not supported (nook implements 1.x)");
+    }
+    Ok(())
+}
+
+fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf> {
+    let root = spec.root().as_ref().context("config.json: root is missing")?;
+    if root.path().as_os_str().is_empty() {
+        bail!("config.json: root.path is empty");
+    }
+    let path = dir.join(root.path());
+    let rootfs = path
+        .canonicalize()
+        .with_context(|| format!("root.path {}", path.display()))?;
+    if !rootfs.is_dir() {
+        bail!("root.path {}: not a directory", rootfs.display());
+    }
+    Ok(rootfs)
+}
+
+/// All checks that need no syscalls.
+pub fn validate(spec: &Spec) -> Result<()> {
+    validate_process(spec)?;
+    validate_namespaces(spec)?;
+    validate_unsupported(spec)?;
+    crate::rootfs::validate(spec)?;
+    crate::capabilities::validate(spec)?;
+    crate::rlimits::validate(spec)?;
+    Ok(())
+}
+
+fn validate_process(spec: &Spec) -> Result<()> {
+    let process = spec
+        .process()
+        .as_ref()
+        .context("config.json: process is missing")?;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        bail!("process.args must not be empty");
+    }
+    if !process.cwd().is_absolute() {
+        bail!(
+            "process.cwd {:?} must be an absolute path",
+            process.cwd().display()
+        );
+    }
+    for (i, e) in process.env().iter().flatten().enumerate() {
+        if !e.contains('=') || e.starts_with('=') {
+            bail!("process.env[{i}] {e:?} is not of the form KEY=value");
+        }
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        if !(-1000..=1000).contains(&adj) {
+            bail!("process.oomScoreAdj {adj} is out of range -1000..1000");
+        }
+    }
+    Ok(())
+}
+
+fn validate_namespaces(spec: &Spec) -> Result<()> {
+    let mut seen = HashSet::new();
+    for (i, ns) in crate::namespaces::list(spec).iter().enumerate() {
+        if !seen.insert(ns.typ()) {
+            bail!("linux.namespaces[{i}]: duplicate {} namespace", ns.typ());
+        }
+        if let Some(p) = ns.path() {
+            if !p.is_absolute() {
+                bail!(
+                    "linux.namespaces[{i}].path {:?} must be an absolute path",
+                    p.display()
+                );
+            }
+        }
+    }
+    let ns = crate::namespaces::Plan::from_spec(spec);
+    if !ns.is_new(LinuxNamespaceType::Mount) {
+        bail!("linux.namespaces: a new mount namespace is required (nook does not join one)");
+    }
+    if ns.has(LinuxNamespaceType::User) {
+        bail!("linux.namespaces: user namespaces are not supported yet");
+    }
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
+        && !ns.is_new(LinuxNamespaceType::Uts)
+    {
+        bail!("hostname is set but linux.namespaces has no new uts namespace");
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
+        && !ns.is_new(LinuxNamespaceType::Uts)
+    {
+        bail!("domainname is set but linux.namespaces has no new uts namespace");
+    }
+    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref());
+    if offsets.is_some_and(|o| !o.is_empty()) && !ns.is_new(LinuxNamespaceType::Time) {
+        bail!("linux.timeOffsets is set but linux.namespaces has no new time namespace");
+    }
+    crate::sysctl::validate(spec, &ns)?;
+    Ok(())
+}
+
+/// Fields that a later part of nook implements fail clearly until then:
+/// never silently ignored.
+fn validate_unsupported(spec: &Spec) -> Result<()> {
+    let unsupported = |field: &str| -> Result<()> { bail!("{field} is not supported yet") };
+    if spec.hooks().is_some() {
+        unsupported("hooks")?;
+    }
+    if let Some(p) = spec.process() {
+        if p.terminal() == Some(true) {
+            unsupported("process.terminal")?;
+        }
+        let checks = [
+            (p.apparmor_profile().is_some(), "process.apparmorProfile"),
+            (p.selinux_label().is_some(), "process.selinuxLabel"),
+            (p.io_priority().is_some(), "process.ioPriority"),
+            (p.scheduler().is_some(), "process.scheduler"),
+            (p.exec_cpu_affinity().is_some(), "process.execCPUAffinity"),
+        ];
+        for (set, field) in checks {
+            if set {
+                unsupported(field)?;
+            }
+        }
+    }
+    if let Some(l) = spec.linux() {
+        let checks = [
+            (l.seccomp().is_some(), "linux.seccomp"),
+            (l.intel_rdt().is_some(), "linux.intelRdt"),
+            (l.personality().is_some(), "linux.personality"),
+            (l.memory_policy().is_some(), "linux.memoryPolicy"),
+            (
+                l.net_devices().as_ref().is_some_and(|d| !d.is_empty()),
+                "linux.netDevices",
+            ),
+            (
+                l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+                    || l.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()),
+                "linux.uidMappings/gidMappings",
+            ),
+        ];
+        for (set, field) in checks {
+            if set {
+                unsupported(field)?;
+            }
+        }
+        crate::cgroups::validate_resources(l.resources().as_ref())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> serde_json::Value {
+        serde_json::json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs"},
+            "process": {"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0}},
+            "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}]}
+        })
+    }
+
+    fn check(v: serde_json::Value) -> Result<()> {
+        let spec = parse(v.to_string().as_bytes())?;
+        validate(&spec)
+    }
+
+    #[test]
+    fn accepts_minimal() {
+        check(minimal()).unwrap();
+    }
+
+    #[test]
+    fn rejects_major_version() {
+        let mut v = minimal();
+        v["ociVersion"] = "2.0.0".into();
+        let e = format!("{:#}", check(v).unwrap_err());
+        assert!(e.contains("ociVersion \"2.0.0\""), "{e}");
+    }
+
+    #[test]
+    fn rejects_invalid_json() {
+        let e = format!("{:#}", parse(b"{nope").unwrap_err());
+        assert!(e.contains("config.json: invalid JSON"), "{e}");
+    }
+
+    #[test]
+    fn rejects_duplicate_namespace() {
+        let mut v = minimal();
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "mount"}]);
+        let e = format!("{:#}", check(v).unwrap_err());
+        assert!(e.contains("duplicate mnt namespace"), "{e}");
+    }
+
+    #[test]
+    fn rejects_hostname_without_uts() {
+        let mut v = minimal();
+        v["hostname"] = "x".into();
+        let e = format!("{:#}", check(v).unwrap_err());
+        assert!(e.contains("no new uts namespace"), "{e}");
+    }
+
+    #[test]
+    fn rejects_relative_cwd_and_empty_args() {
+        let mut v = minimal();
+        v["process"]["cwd"] = "tmp".into();
+        assert!(format!("{:#}", check(v).unwrap_err()).contains("process.cwd"));
+        let mut v = minimal();
+        v["process"]["args"] = serde_json::json!([]);
+        assert!(format!("{:#}", check(v).unwrap_err()).contains("process.args"));
+    }
+
+    #[test]
+    fn unsupported_fields_are_named() {
+        let mut v = minimal();
+        v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
+        let e = format!("{:#}", check(v).unwrap_err());
+        assert!(e.contains("linux.seccomp is not supported yet"), "{e}");
+    }
+}
