@@ -69,7 +69,11 @@ pub fn last_cap() -> u32 {
 
 /// Every name must map to a capability number nook knows.
 pub fn validate(spec: &Spec) -> Result<()> {
-    let Some(caps) = spec.process().as_ref().and_then(|p| p.capabilities().as_ref()) else {
+    let Some(caps) = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+    else {
         return Ok(());
     };
     for set in sets(caps).into_iter().flatten() {
@@ -98,7 +102,9 @@ fn mask(set: Option<&Capabilities>, last: u32) -> u64 {
     for c in set.into_iter().flatten() {
         match number(c) {
             Some(n) if n <= last => m |= 1 << n,
-            _ => logging::warn(&format!("capability {c} is not known to this kernel; skipped")),
+            _ => logging::warn(&format!(
+                "capability {c} is not known to this kernel; skipped"
+            )),
         }
     }
     m
@@ -138,10 +144,12 @@ impl Plan {
         for cap in 0..=self.last {
             if self.bounding & (1 << cap) == 0 {
                 // SAFETY: PR_CAPBSET_DROP takes a capability number.
-                let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+                let r =
+                    unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
                 if r != 0 {
-                    return Err(std::io::Error::last_os_error())
-                        .with_context(|| format!("drop {} from the bounding set", NAMES[cap as usize]));
+                    return Err(std::io::Error::last_os_error()).with_context(|| {
+                        format!("drop {} from the bounding set", NAMES[cap as usize])
+                    });
                 }
             }
         }
@@ -159,7 +167,15 @@ impl Plan {
         capset(self.effective, self.permitted, self.inheritable)
             .context("capset of process.capabilities")?;
         // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes no further arguments.
-        unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
+        unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+        };
         for cap in 0..=self.last {
             if self.ambient & (1 << cap) == 0 {
                 continue;

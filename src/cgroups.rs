@@ -37,7 +37,9 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
     let info = fs::read_to_string("/proc/self/mountinfo").context("read /proc/self/mountinfo")?;
     let mut out: Vec<Hierarchy> = Vec::new();
     for line in info.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let pre: Vec<&str> = pre.split(' ').collect();
         let post: Vec<&str> = post.split(' ').collect();
         if pre.len() < 5 || post.len() < 3 {
@@ -67,7 +69,18 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
 }
 
 fn is_controller_option(o: &str) -> bool {
-    const NOT: &[&str] = &["rw", "ro", "nosuid", "nodev", "noexec", "relatime", "noatime", "clone_children", "xattr", "nsdelegate"];
+    const NOT: &[&str] = &[
+        "rw",
+        "ro",
+        "nosuid",
+        "nodev",
+        "noexec",
+        "relatime",
+        "noatime",
+        "clone_children",
+        "xattr",
+        "nsdelegate",
+    ];
     !NOT.contains(&o) && !o.starts_with("release_agent=")
 }
 
@@ -89,13 +102,11 @@ fn clean(path: &Path) -> Result<PathBuf> {
     for c in path.components() {
         match c {
             Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                if !out.pop() {
-                    bail!(
-                        "linux.cgroupsPath {:?} leaves the cgroup hierarchy",
-                        path.display()
-                    );
-                }
+            Component::ParentDir if !out.pop() => {
+                bail!(
+                    "linux.cgroupsPath {:?} leaves the cgroup hierarchy",
+                    path.display()
+                );
             }
             _ => {}
         }
@@ -109,17 +120,23 @@ fn clean(path: &Path) -> Result<PathBuf> {
 pub fn container_dirs(spec: &Spec, id: &str) -> Result<Vec<PathBuf>> {
     let given = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let given = given.filter(|p| !p.as_os_str().is_empty());
-    if let Some(p) = &given {
-        if p.to_string_lossy().contains(':') {
-            bail!("linux.cgroupsPath {:?}: the systemd form is not supported yet", p.display());
-        }
+    if let Some(p) = &given
+        && p.to_string_lossy().contains(':')
+    {
+        bail!(
+            "linux.cgroupsPath {:?}: the systemd form is not supported yet",
+            p.display()
+        );
     }
     let (absolute, rel) = match &given {
         Some(p) => (p.is_absolute(), clean(p)?),
         None => (false, PathBuf::from(id)),
     };
     if rel.as_os_str().is_empty() {
-        bail!("linux.cgroupsPath {:?} names the root cgroup", given.unwrap_or_default().display());
+        bail!(
+            "linux.cgroupsPath {:?} names the root cgroup",
+            given.unwrap_or_default().display()
+        );
     }
     let own = own_paths()?;
     let mut dirs = Vec::new();
@@ -127,7 +144,11 @@ pub fn container_dirs(spec: &Spec, id: &str) -> Result<Vec<PathBuf>> {
         let base = if absolute {
             PathBuf::new()
         } else {
-            let key = if h.is_v2() { "" } else { h.controllers.as_str() };
+            let key = if h.is_v2() {
+                ""
+            } else {
+                h.controllers.as_str()
+            };
             let mine = own
                 .iter()
                 .find(|(c, _)| c == key)
@@ -178,7 +199,9 @@ pub fn create(planned: &[PathBuf]) -> Result<()> {
 fn inherit_cpuset(dir: &Path) -> Result<()> {
     for file in ["cpuset.cpus", "cpuset.mems"] {
         let own = dir.join(file);
-        let Ok(current) = fs::read_to_string(&own) else { return Ok(()) };
+        let Ok(current) = fs::read_to_string(&own) else {
+            return Ok(());
+        };
         if !current.trim().is_empty() {
             continue;
         }
@@ -231,7 +254,8 @@ pub fn kill_all(dirs: &[PathBuf]) {
             return;
         }
         for pid in p {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -265,10 +289,16 @@ pub fn validate_resources(r: Option<&LinuxResources>) -> Result<()> {
         (r.cpu().is_some(), "cpu"),
         (r.pids().is_some(), "pids"),
         (r.block_io().is_some(), "blockIO"),
-        (r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()), "hugepageLimits"),
+        (
+            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+            "hugepageLimits",
+        ),
         (r.network().is_some(), "network"),
         (r.rdma().as_ref().is_some_and(|h| !h.is_empty()), "rdma"),
-        (r.unified().as_ref().is_some_and(|h| !h.is_empty()), "unified"),
+        (
+            r.unified().as_ref().is_some_and(|h| !h.is_empty()),
+            "unified",
+        ),
     ];
     for (set, field) in checks {
         if set {
@@ -281,8 +311,17 @@ pub fn validate_resources(r: Option<&LinuxResources>) -> Result<()> {
 /// Devices every container may use, as runc allows by default: mknod of any
 /// node, and the default devices of config-linux.md plus ptys.
 const DEFAULT_DEVICE_RULES: &[&str] = &[
-    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
 ];
 
 /// Applies `linux.resources.devices` on a v1 devices hierarchy: deny all,
@@ -296,7 +335,9 @@ pub fn apply_devices(spec: &Spec, dirs: &[PathBuf]) -> Result<()> {
         .unwrap_or_default();
     let Some(dir) = dirs.iter().find(|d| d.join("devices.allow").exists()) else {
         if rules.iter().any(|r| r.allow()) {
-            bail!("linux.resources.devices: the host has no v1 devices controller (cgroup v2 device rules are not supported yet)");
+            bail!(
+                "linux.resources.devices: the host has no v1 devices controller (cgroup v2 device rules are not supported yet)"
+            );
         }
         return Ok(());
     };
@@ -306,7 +347,10 @@ pub fn apply_devices(spec: &Spec, dirs: &[PathBuf]) -> Result<()> {
     };
     write("devices.deny", "a")?;
     for (i, r) in rules.iter().enumerate() {
-        let typ = r.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
+        let typ = r
+            .typ()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_else(|| "a".into());
         let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
         let access = r.access().clone().unwrap_or_else(|| "rwm".into());
         let rule = if typ == "a" {
@@ -314,13 +358,25 @@ pub fn apply_devices(spec: &Spec, dirs: &[PathBuf]) -> Result<()> {
         } else {
             format!("{typ} {}:{} {access}", num(r.major()), num(r.minor()))
         };
-        let file = if r.allow() { "devices.allow" } else { "devices.deny" };
+        let file = if r.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
         write(file, &rule).with_context(|| format!("linux.resources.devices[{i}]"))?;
     }
     for rule in DEFAULT_DEVICE_RULES {
         write("devices.allow", rule)?;
     }
     Ok(())
+}
+
+/// True when the container's cgroup is frozen (v1 freezer or v2 cgroup.freeze).
+pub fn is_frozen(dirs: &[PathBuf]) -> bool {
+    dirs.iter().any(|d| {
+        fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+            || fs::read_to_string(d.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
+    })
 }
 
 #[cfg(test)]
@@ -333,12 +389,4 @@ mod tests {
         assert!(clean(Path::new("../../etc")).is_err());
         assert!(clean(Path::new("/a/../../x")).is_err());
     }
-}
-
-/// True when the container's cgroup is frozen (v1 freezer or v2 cgroup.freeze).
-pub fn is_frozen(dirs: &[PathBuf]) -> bool {
-    dirs.iter().any(|d| {
-        fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
-            || fs::read_to_string(d.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1")
-    })
 }

@@ -12,8 +12,8 @@ pub mod rlimits;
 pub mod rootfs;
 pub mod signals;
 pub mod spec;
-pub mod sysctl;
 pub mod syscall;
+pub mod sysctl;
 
 pub use error::Error;
 

@@ -97,7 +97,14 @@ pub fn now_rfc3339(nanos: bool) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    rfc3339(now.as_secs(), if nanos { Some(now.subsec_nanos()) } else { None })
+    rfc3339(
+        now.as_secs(),
+        if nanos {
+            Some(now.subsec_nanos())
+        } else {
+            None
+        },
+    )
 }
 
 /// Formats seconds since the epoch as RFC 3339 UTC (civil-from-days algorithm).

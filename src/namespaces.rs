@@ -29,7 +29,12 @@ impl Plan {
     pub fn from_spec(spec: &Spec) -> Self {
         let entries = list(spec)
             .into_iter()
-            .map(|ns| (ns.typ(), ns.path().clone().filter(|p| !p.as_os_str().is_empty())))
+            .map(|ns| {
+                (
+                    ns.typ(),
+                    ns.path().clone().filter(|p| !p.as_os_str().is_empty()),
+                )
+            })
             .collect();
         Plan { entries }
     }

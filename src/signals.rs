@@ -84,7 +84,16 @@ fn realtime(name: &str) -> Option<i32> {
 /// ones the kernel raises synchronously), plus SIGCHLD. Returns the set.
 pub fn block_forwarded() -> Result<SigSet> {
     let mut set = SigSet::all();
-    for s in [Signal::SIGKILL, Signal::SIGSTOP, Signal::SIGSEGV, Signal::SIGBUS, Signal::SIGILL, Signal::SIGFPE, Signal::SIGTRAP, Signal::SIGSYS] {
+    for s in [
+        Signal::SIGKILL,
+        Signal::SIGSTOP,
+        Signal::SIGSEGV,
+        Signal::SIGBUS,
+        Signal::SIGILL,
+        Signal::SIGFPE,
+        Signal::SIGTRAP,
+        Signal::SIGSYS,
+    ] {
         set.remove(s);
     }
     set.thread_block().context("block signals")?;
@@ -123,7 +132,12 @@ mod tests {
         assert_eq!(parse("9").unwrap(), 9);
         assert_eq!(parse("RTMIN+2").unwrap(), libc::SIGRTMIN() + 2);
         assert_eq!(parse("RTMAX-1").unwrap(), libc::SIGRTMAX() - 1);
-        assert!(parse("FOO").unwrap_err().to_string().contains("unknown signal"));
+        assert!(
+            parse("FOO")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown signal")
+        );
         assert!(parse("0").is_err());
         assert!(parse("RTMIN+99").is_err());
     }

@@ -52,7 +52,10 @@ fn check_version(version: &str) -> Result<()> {
 }
 
 fn resolve_rootfs(dir: &Path, spec: &Spec) -> Result<PathBuf> {
-    let root = spec.root().as_ref().context("config.json: root is missing")?;
+    let root = spec
+        .root()
+        .as_ref()
+        .context("config.json: root is missing")?;
     if root.path().as_os_str().is_empty() {
         bail!("config.json: root.path is empty");
     }
@@ -96,10 +99,10 @@ fn validate_process(spec: &Spec) -> Result<()> {
             bail!("process.env[{i}] {e:?} is not of the form KEY=value");
         }
     }
-    if let Some(adj) = process.oom_score_adj() {
-        if !(-1000..=1000).contains(&adj) {
-            bail!("process.oomScoreAdj {adj} is out of range -1000..1000");
-        }
+    if let Some(adj) = process.oom_score_adj()
+        && !(-1000..=1000).contains(&adj)
+    {
+        bail!("process.oomScoreAdj {adj} is out of range -1000..1000");
     }
     Ok(())
 }
@@ -110,13 +113,13 @@ fn validate_namespaces(spec: &Spec) -> Result<()> {
         if !seen.insert(ns.typ()) {
             bail!("linux.namespaces[{i}]: duplicate {} namespace", ns.typ());
         }
-        if let Some(p) = ns.path() {
-            if !p.is_absolute() {
-                bail!(
-                    "linux.namespaces[{i}].path {:?} must be an absolute path",
-                    p.display()
-                );
-            }
+        if let Some(p) = ns.path()
+            && !p.is_absolute()
+        {
+            bail!(
+                "linux.namespaces[{i}].path {:?} must be an absolute path",
+                p.display()
+            );
         }
     }
     let ns = crate::namespaces::Plan::from_spec(spec);
@@ -136,7 +139,10 @@ fn validate_namespaces(spec: &Spec) -> Result<()> {
     {
         bail!("domainname is set but linux.namespaces has no new uts namespace");
     }
-    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref());
+    let offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref());
     if offsets.is_some_and(|o| !o.is_empty()) && !ns.is_new(LinuxNamespaceType::Time) {
         bail!("linux.timeOffsets is set but linux.namespaces has no new time namespace");
     }

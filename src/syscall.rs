@@ -83,7 +83,14 @@ pub fn pidfd_wait_exit(fd: &OwnedFd, timeout_ms: i32) -> bool {
 pub fn cloexec_from(first: RawFd) -> Result<()> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range only changes flags on the caller's own fds.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
     if r == 0 {
         return Ok(());
     }
@@ -118,11 +125,11 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
         f.write_all(data)?;
         fs::rename(&tmp, path)
     };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        e
-    })
-    .with_context(|| format!("write {}", path.display()))
+    write()
+        .inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("write {}", path.display()))
 }
 
 /// prctl(PR_SET_NAME): the name `ps` shows for this stage of nook.

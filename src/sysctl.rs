@@ -50,7 +50,9 @@ pub fn validate(spec: &Spec, ns: &Plan) -> Result<()> {
             bail!("linux.sysctl {key:?}: invalid name");
         }
         match namespace_of(&normalized) {
-            None => bail!("linux.sysctl {key:?} is not namespaced and cannot be set in a container"),
+            None => {
+                bail!("linux.sysctl {key:?} is not namespaced and cannot be set in a container")
+            }
             Some(t) if !ns.is_new(t) => {
                 bail!("linux.sysctl {key:?} requires a new {t} namespace")
             }
@@ -99,7 +101,10 @@ mod tests {
 
     #[test]
     fn host_wide_keys_refused() {
-        let s = spec(serde_json::json!({"vm.swappiness": "1"}), serde_json::json!([]));
+        let s = spec(
+            serde_json::json!({"vm.swappiness": "1"}),
+            serde_json::json!([]),
+        );
         let e = validate(&s, &Plan::from_spec(&s)).unwrap_err().to_string();
         assert!(e.contains("not namespaced"), "{e}");
     }

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 
 /// Global flags and the command.
 #[derive(Parser, Debug)]
-#[command(name = "nook", about = "nook: a fast, daemonless OCI container runtime", disable_version_flag = true)]
+#[command(
+    name = "nook",
+    about = "nook: a fast, daemonless OCI container runtime",
+    disable_version_flag = true
+)]
 pub struct Cli {
     /// Directory for container state (tmpfs recommended)
     #[arg(long, global = true, default_value = "/run/nook", value_name = "DIR")]
@@ -163,15 +167,43 @@ pub enum ListFormat {
 
 /// Long flags nook knows, for the single-dash rewrite.
 const LONG_FLAGS: &[&str] = &[
-    "root", "log", "log-format", "debug", "systemd-cgroup", "rootless", "criu", "version", "help",
-    "bundle", "pid-file", "console-socket", "pidfd-socket", "no-pivot", "no-new-keyring",
-    "preserve-fds", "detach", "keep", "no-subreaper", "all", "force", "format", "quiet",
+    "root",
+    "log",
+    "log-format",
+    "debug",
+    "systemd-cgroup",
+    "rootless",
+    "criu",
+    "version",
+    "help",
+    "bundle",
+    "pid-file",
+    "console-socket",
+    "pidfd-socket",
+    "no-pivot",
+    "no-new-keyring",
+    "preserve-fds",
+    "detach",
+    "keep",
+    "no-subreaper",
+    "all",
+    "force",
+    "format",
+    "quiet",
 ];
 
 /// Boolean long flags, for the `=true`/`=false` rewrite.
 const BOOL_FLAGS: &[&str] = &[
-    "debug", "systemd-cgroup", "no-pivot", "no-new-keyring", "detach", "keep", "no-subreaper",
-    "all", "force", "quiet",
+    "debug",
+    "systemd-cgroup",
+    "no-pivot",
+    "no-new-keyring",
+    "detach",
+    "keep",
+    "no-subreaper",
+    "all",
+    "force",
+    "quiet",
 ];
 
 /// Rewrites runc's spellings into what clap parses. Stops at `--` and, for
@@ -216,11 +248,13 @@ pub fn normalize(args: Vec<String>) -> Vec<String> {
             Some(v) => out.push(format!("--{name}={v}")),
             None => out.push(format!("--{name}")),
         }
-        let takes_value = !BOOL_FLAGS.contains(&name) && value.is_none() && LONG_FLAGS.contains(&name);
-        if takes_value && !matches!(name, "help" | "version") {
-            if let Some(v) = iter.next() {
-                out.push(v);
-            }
+        let takes_value =
+            !BOOL_FLAGS.contains(&name) && value.is_none() && LONG_FLAGS.contains(&name);
+        if takes_value
+            && !matches!(name, "help" | "version")
+            && let Some(v) = iter.next()
+        {
+            out.push(v);
         }
     }
     out
@@ -246,11 +280,26 @@ mod tests {
 
     #[test]
     fn runc_spellings() {
-        assert_eq!(n(&["nook", "-root", "/r", "create", "-bundle", "b", "x"]), n(&["nook", "--root", "/r", "create", "--bundle", "b", "x"]));
-        assert_eq!(n(&["nook", "run", "--detach=true", "x"]), vec!["nook", "run", "--detach", "x"]);
-        assert_eq!(n(&["nook", "run", "--detach=false", "x"]), vec!["nook", "run", "x"]);
-        assert_eq!(n(&["nook", "create", "--bundle=/b", "x"]), vec!["nook", "create", "--bundle=/b", "x"]);
-        assert_eq!(n(&["nook", "kill", "x", "-9"]), vec!["nook", "kill", "x", "-9"]);
+        assert_eq!(
+            n(&["nook", "-root", "/r", "create", "-bundle", "b", "x"]),
+            n(&["nook", "--root", "/r", "create", "--bundle", "b", "x"])
+        );
+        assert_eq!(
+            n(&["nook", "run", "--detach=true", "x"]),
+            vec!["nook", "run", "--detach", "x"]
+        );
+        assert_eq!(
+            n(&["nook", "run", "--detach=false", "x"]),
+            vec!["nook", "run", "x"]
+        );
+        assert_eq!(
+            n(&["nook", "create", "--bundle=/b", "x"]),
+            vec!["nook", "create", "--bundle=/b", "x"]
+        );
+        assert_eq!(
+            n(&["nook", "kill", "x", "-9"]),
+            vec!["nook", "kill", "x", "-9"]
+        );
     }
 
     #[test]
@@ -263,10 +312,26 @@ mod tests {
 
     #[test]
     fn clap_accepts_normalized() {
-        let cli = Cli::try_parse_from(n(&["nook", "-log-format", "json", "run", "-d", "-bundle", "/b", "--keep=true", "c1"])).unwrap();
+        let cli = Cli::try_parse_from(n(&[
+            "nook",
+            "-log-format",
+            "json",
+            "run",
+            "-d",
+            "-bundle",
+            "/b",
+            "--keep=true",
+            "c1",
+        ]))
+        .unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
         match cli.command {
-            Some(Command::Run { create, detach, keep, .. }) => {
+            Some(Command::Run {
+                create,
+                detach,
+                keep,
+                ..
+            }) => {
                 assert!(detach && keep);
                 assert_eq!(create.bundle, PathBuf::from("/b"));
                 assert_eq!(create.id, "c1");

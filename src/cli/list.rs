@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use nook::container::Container;
+use nook::container::state::OciState;
 
 use super::args::ListFormat;
 
@@ -16,25 +17,34 @@ pub fn run(root: &Path, format: ListFormat, quiet: bool) -> Result<()> {
         }
         return Ok(());
     }
-    let rows: Vec<(serde_json::Value, String)> = containers
+    let rows: Vec<OciState> = containers
         .iter()
         .map(|c| {
             let mut v = c.state.oci(c.status());
-            let owner = owner_name(&c.dir);
-            v["owner"] = owner.clone().into();
-            (v, owner)
+            v.owner = owner_name(&c.dir);
+            v
         })
         .collect();
     match format {
         ListFormat::Json => {
-            let list: Vec<_> = rows.into_iter().map(|(v, _)| v).collect();
-            println!("{}", serde_json::to_string(&list)?);
+            println!("{}", serde_json::to_string(&rows)?);
         }
         ListFormat::Table => {
-            let mut table = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
-            for (v, owner) in rows {
-                let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-                table.push(vec![s("id"), v["pid"].to_string(), s("status"), s("bundle"), s("created"), owner]);
+            let mut table = vec![
+                ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
+            for v in rows {
+                let bundle = v.bundle.display().to_string();
+                table.push(vec![
+                    v.id,
+                    v.pid.to_string(),
+                    v.status,
+                    bundle,
+                    v.created,
+                    v.owner,
+                ]);
             }
             print!("{}", format_table(&table));
         }
@@ -46,7 +56,13 @@ pub fn run(root: &Path, format: ListFormat, quiet: bool) -> Result<()> {
 fn format_table(rows: &[Vec<String>]) -> String {
     let cols = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..cols)
-        .map(|i| rows.iter().map(|r| r[i].chars().count() + 3).max().unwrap_or(0).max(12))
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count() + 3)
+                .max()
+                .unwrap_or(0)
+                .max(12)
+        })
         .collect();
     let mut out = String::new();
     for r in rows {
@@ -81,6 +97,9 @@ mod tests {
             vec!["ID".into(), "PID".into(), "OWNER".into()],
             vec!["c1".into(), "0".into(), "root".into()],
         ]);
-        assert_eq!(t, "ID          PID         OWNER\nc1          0           root\n");
+        assert_eq!(
+            t,
+            "ID          PID         OWNER\nc1          0           root\n"
+        );
     }
 }

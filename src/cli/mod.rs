@@ -37,7 +37,11 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
     };
     logging::init(cli.log.as_deref(), format, cli.debug)?;
     if cli.version {
-        println!("nook version {}\nspec: {}", env!("CARGO_PKG_VERSION"), nook::OCI_VERSION);
+        println!(
+            "nook version {}\nspec: {}",
+            env!("CARGO_PKG_VERSION"),
+            nook::OCI_VERSION
+        );
         return Ok(0);
     }
     check_global(&cli)?;
@@ -50,7 +54,12 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
     match command {
         Command::Create(a) => create::run(&root, &a).map(|_| 0),
         Command::Start { id } => start::run(&root, &id).map(|_| 0),
-        Command::Run { create, detach, keep, no_subreaper } => run::run(&root, &create, detach, keep, no_subreaper),
+        Command::Run {
+            create,
+            detach,
+            keep,
+            no_subreaper,
+        } => run::run(&root, &create, detach, keep, no_subreaper),
         Command::State { id } => state::run(&root, &id).map(|_| 0),
         Command::Kill { all, id, signal } => kill::run(&root, &id, &signal, all).map(|_| 0),
         Command::Delete { force, id } => delete::run(&root, &id, force).map(|_| 0),
@@ -63,7 +72,9 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
         Command::Update(_) => bail!("nook update is not supported yet"),
         Command::Events(_) => bail!("nook events is not supported yet"),
         Command::Features(_) => bail!("nook features is not supported yet"),
-        Command::Checkpoint(_) | Command::Restore(_) => bail!("checkpoint and restore are not supported"),
+        Command::Checkpoint(_) | Command::Restore(_) => {
+            bail!("checkpoint and restore are not supported")
+        }
     }
 }
 

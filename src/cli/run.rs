@@ -7,7 +7,13 @@ use nook::container::lifecycle::{self, RunOptions};
 
 use super::args::CreateArgs;
 
-pub fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool, no_subreaper: bool) -> Result<i32> {
+pub fn run(
+    root: &Path,
+    a: &CreateArgs,
+    detach: bool,
+    keep: bool,
+    no_subreaper: bool,
+) -> Result<i32> {
     let opts = super::create::options(a)?;
     let run = RunOptions {
         detach,

@@ -19,10 +19,13 @@ pub fn run(bundle: &Path, rootless: bool) -> Result<()> {
         .create_new(true)
         .open(&path)
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => anyhow::anyhow!("File {} exists. Remove it first", path.display()),
+            std::io::ErrorKind::AlreadyExists => {
+                anyhow::anyhow!("File {} exists. Remove it first", path.display())
+            }
             _ => anyhow::Error::new(e).context(format!("create {}", path.display())),
         })?;
-    f.write_all(&buf).with_context(|| format!("write {}", path.display()))?;
+    f.write_all(&buf)
+        .with_context(|| format!("write {}", path.display()))?;
     Ok(())
 }
 
@@ -92,10 +95,21 @@ fn make_rootless(spec: &mut Value) {
     let mounts = spec["mounts"].as_array_mut().expect("mounts is an array");
     for m in mounts.iter_mut() {
         if m["destination"] == "/dev/pts" {
-            m["options"] = json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]);
+            m["options"] = json!([
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620"
+            ]);
         }
         if m["destination"] == "/sys" {
-            *m = mount("/sys", "none", "/sys", &["rbind", "nosuid", "noexec", "nodev", "ro"]);
+            *m = mount(
+                "/sys",
+                "none",
+                "/sys",
+                &["rbind", "nosuid", "noexec", "nodev", "ro"],
+            );
         }
     }
     mounts.retain(|m| m["destination"] != "/sys/fs/cgroup");
@@ -116,7 +130,13 @@ mod tests {
     #[test]
     fn rootless_has_user_namespace() {
         let v = template(true);
-        assert!(v["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n["type"] == "user"));
+        assert!(
+            v["linux"]["namespaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["type"] == "user")
+        );
         assert!(v["linux"].get("resources").is_none());
     }
 }

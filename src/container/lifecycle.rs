@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Container, Lock, Phase, ProcRef, State, Status, EXEC_FIFO, ensure_root, validate_id};
+use super::{Container, EXEC_FIFO, Lock, Phase, ProcRef, State, Status, ensure_root, validate_id};
 use crate::error::Error;
-use crate::process::{InitConfig, parent, sync::{ToInit, ToParent}};
+use crate::process::{
+    InitConfig, parent,
+    sync::{ToInit, ToParent},
+};
 use crate::{cgroups, logging, spec, syscall};
 
 /// Options of `create` (and of `run`).
@@ -85,15 +88,25 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
 /// The steps of `create` after the state directory exists. Everything is
 /// recorded in state.json before it is made, so that `delete --force` can
 /// undo a `create` killed at any point.
-fn build(c: &mut Container, bundle: &spec::Bundle, lock: &Lock, opts: &CreateOptions) -> Result<OwnedFd> {
+fn build(
+    c: &mut Container,
+    bundle: &spec::Bundle,
+    lock: &Lock,
+    opts: &CreateOptions,
+) -> Result<OwnedFd> {
     let dirs = cgroups::container_dirs(&bundle.spec, &c.state.id)?;
     c.state.cgroup_created = cgroups::missing(&dirs);
     c.state.cgroup_dirs = dirs;
     c.save()?;
     cgroups::create(&c.state.cgroup_created)?;
     cgroups::apply_devices(&bundle.spec, &c.state.cgroup_dirs)?;
-    nix::unistd::mkfifo(&c.dir.join(EXEC_FIFO), nix::sys::stat::Mode::from_bits_truncate(0o622))
+    // Writable by init whatever user it becomes; the 0700 state directory
+    // keeps everyone else out.
+    let fifo = c.dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .context("create exec.fifo")?;
+    fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .context("chmod exec.fifo")?;
     let cfg = InitConfig {
         id: &c.state.id,
         bundle,
@@ -123,7 +136,8 @@ fn build(c: &mut Container, bundle: &spec::Bundle, lock: &Lock, opts: &CreateOpt
 
 /// Writes the pid file atomically (a reader never sees it half written).
 fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let abs = std::path::absolute(path).with_context(|| format!("--pid-file {}", path.display()))?;
+    let abs =
+        std::path::absolute(path).with_context(|| format!("--pid-file {}", path.display()))?;
     syscall::write_atomic(&abs, pid.to_string().as_bytes(), 0o644)
         .with_context(|| format!("--pid-file {}", path.display()))
 }
@@ -135,8 +149,14 @@ fn send_pidfd(path: &Path, pidfd: &OwnedFd) -> Result<()> {
         .with_context(|| format!("--pidfd-socket {}", path.display()))?;
     let fds = [pidfd.as_raw_fd()];
     let iov = [std::io::IoSlice::new(b"pidfd")];
-    sendmsg::<()>(sock.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-        .with_context(|| format!("--pidfd-socket {}: send", path.display()))?;
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .with_context(|| format!("--pidfd-socket {}: send", path.display()))?;
     Ok(())
 }
 
@@ -151,7 +171,9 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
 fn release(c: &mut Container, pidfd: Option<&OwnedFd>) -> Result<()> {
     match c.status() {
         Status::Created => {}
-        Status::Stopped => return Err(Error::BadState("cannot start a container that has stopped".into()).into()),
+        Status::Stopped => {
+            return Err(Error::BadState("cannot start a container that has stopped".into()).into());
+        }
         s => return Err(Error::BadState(format!("cannot start an already {s} container")).into()),
     }
     let fifo_path = c.dir.join(EXEC_FIFO);
@@ -164,7 +186,8 @@ fn release(c: &mut Container, pidfd: Option<&OwnedFd>) -> Result<()> {
     let pidfd = match pidfd {
         Some(p) => p,
         None => {
-            owned = syscall::pidfd_open(c.state.init.pid).map_err(|_| Error::BadState("cannot start a container that has stopped".into()))?;
+            owned = syscall::pidfd_open(c.state.init.pid)
+                .map_err(|_| Error::BadState("cannot start a container that has stopped".into()))?;
             &owned
         }
     };
@@ -181,8 +204,16 @@ fn release(c: &mut Container, pidfd: Option<&OwnedFd>) -> Result<()> {
 /// Waits until init writes to the fifo, or fails if init dies first.
 fn wait_readable(fifo: &fs::File, pidfd: &OwnedFd) -> Result<()> {
     let mut fds = [
-        libc::pollfd { fd: fifo.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        libc::pollfd {
+            fd: fifo.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
     ];
     loop {
         // SAFETY: two valid pollfds.
@@ -222,7 +253,11 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     let status = c.status();
     if !status.can_kill() {
         // runc accepts `kill --all` of a stopped container as a no-op.
-        return if all && status == Status::Stopped { Ok(()) } else { Err(Error::NotRunning.into()) };
+        return if all && status == Status::Stopped {
+            Ok(())
+        } else {
+            Err(Error::NotRunning.into())
+        };
     }
     let pidfd = syscall::pidfd_open(c.state.init.pid).map_err(|_| Error::NotRunning)?;
     // The pidfd pins the process: check it is still the one recorded.
@@ -231,10 +266,14 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     }
     if all {
         for pid in cgroups::pids(&c.state.cgroup_dirs) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::try_from(sig).ok());
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::try_from(sig).ok(),
+            );
         }
     }
-    syscall::pidfd_send_signal(&pidfd, sig).with_context(|| format!("send signal {sig} to container init"))
+    syscall::pidfd_send_signal(&pidfd, sig)
+        .with_context(|| format!("send signal {sig} to container init"))
 }
 
 /// `delete`: removes a stopped (or, as runc, a created) container; with
@@ -243,7 +282,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     validate_id(id)?;
     let dir = Container::dir_of(root, id);
     if !dir.exists() {
-        return if force { Ok(()) } else { Err(Error::NotExist.into()) };
+        return if force {
+            Ok(())
+        } else {
+            Err(Error::NotExist.into())
+        };
     }
     let _lock = Lock::acquire(&dir)?;
     let c = match Container::load(root, id) {
@@ -251,7 +294,11 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         // A create killed before its first state write left only the directory.
         Err(_) if !dir.join("state.json").exists() => {
             if !dir.exists() {
-                return if force { Ok(()) } else { Err(Error::NotExist.into()) };
+                return if force {
+                    Ok(())
+                } else {
+                    Err(Error::NotExist.into())
+                };
             }
             return fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()));
         }
@@ -259,20 +306,23 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     let status = c.status();
     if !force && !status.can_delete() {
-        return Err(Error::BadState(format!("cannot delete container {id} that is not stopped: {status}")).into());
+        return Err(Error::BadState(format!(
+            "cannot delete container {id} that is not stopped: {status}"
+        ))
+        .into());
     }
     destroy_with_kill(&c)
 }
 
 /// Kills whatever is left of the container, then removes it.
 fn destroy_with_kill(c: &Container) -> Result<()> {
-    if c.state.init.alive() {
-        if let Ok(pidfd) = syscall::pidfd_open(c.state.init.pid) {
-            if c.state.init.alive() {
-                let _ = syscall::pidfd_send_signal(&pidfd, libc::SIGKILL);
-                syscall::pidfd_wait_exit(&pidfd, 5000);
-            }
-        }
+    // The pidfd pins the process; checking the start time after opening it
+    // makes sure a reused pid is never signalled.
+    if let Ok(pidfd) = syscall::pidfd_open(c.state.init.pid)
+        && c.state.init.alive()
+    {
+        let _ = syscall::pidfd_send_signal(&pidfd, libc::SIGKILL);
+        syscall::pidfd_wait_exit(&pidfd, 5000);
     }
     cgroups::kill_all(&c.state.cgroup_dirs);
     destroy(c)
@@ -286,7 +336,7 @@ fn destroy(c: &Container) -> Result<()> {
 }
 
 /// `state`: the OCI state object.
-pub fn state(root: &Path, id: &str) -> Result<serde_json::Value> {
+pub fn state(root: &Path, id: &str) -> Result<super::state::OciState> {
     let c = Container::load(root, id)?;
     Ok(c.state.oci(c.status()))
 }
@@ -315,7 +365,11 @@ pub fn run(root: &Path, id: &str, opts: &CreateOptions, run: &RunOptions) -> Res
     let forwarded = crate::signals::block_forwarded()?;
     let mut created = create_and_start(root, id, opts)?;
     created.lock = None;
-    let code = crate::signals::forward_until_exit(&forwarded, created.container.state.init.pid, &created.pidfd)?;
+    let code = crate::signals::forward_until_exit(
+        &forwarded,
+        created.container.state.init.pid,
+        &created.pidfd,
+    )?;
     if !run.keep {
         let dir = &created.container.dir;
         if dir.exists() {

@@ -134,23 +134,39 @@ impl State {
     }
 
     /// The OCI state object (with runc's extra fields rootfs, created, owner).
-    pub fn oci(&self, status: Status) -> serde_json::Value {
-        let pid = if matches!(status, Status::Stopped) { 0 } else { self.init.pid };
-        let mut v = serde_json::json!({
-            "ociVersion": self.oci_version,
-            "id": self.id,
-            "pid": pid,
-            "status": status.as_str(),
-            "bundle": self.bundle,
-            "rootfs": self.rootfs,
-            "created": self.created,
-            "owner": self.owner,
-        });
-        if !self.annotations.is_empty() {
-            v["annotations"] = serde_json::to_value(&self.annotations).unwrap_or_default();
+    pub fn oci(&self, status: Status) -> OciState {
+        OciState {
+            oci_version: self.oci_version.clone(),
+            id: self.id.clone(),
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.init.pid
+            },
+            status: status.as_str().to_string(),
+            bundle: self.bundle.clone(),
+            rootfs: self.rootfs.clone(),
+            created: self.created.clone(),
+            owner: self.owner.clone(),
+            annotations: self.annotations.clone(),
         }
-        v
     }
+}
+
+/// The state object `nook state` prints, in runc's field order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState {
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
 }
 
 #[cfg(test)]

@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use nix::sched::CloneFlags;
-use nix::sys::signal::{SigHandler, SigSet, Signal, sigaction, SigAction, SaFlags};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::InitConfig;
 use super::sync::{InitEnd, ToInit, ToParent};
-use crate::{capabilities, namespaces, rlimits, rootfs, sysctl, syscall};
+use crate::{capabilities, namespaces, rlimits, rootfs, syscall, sysctl};
 
 /// Entry point of the child after clone3. Never returns.
 pub fn main(
@@ -166,7 +166,8 @@ fn set_names(spec: &Spec) -> Result<()> {
         let c = CString::new(d)?;
         // SAFETY: setdomainname reads `len` bytes of a valid buffer.
         if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } != 0 {
-            return Err(std::io::Error::last_os_error()).with_context(|| format!("domainname {d:?}"));
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("domainname {d:?}"));
         }
     }
     Ok(())

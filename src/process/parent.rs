@@ -39,7 +39,10 @@ pub fn spawn(cfg: &InitConfig) -> Result<Init> {
     // execve: the dumpable flag is copied into the child by clone3.
     set_dumpable(false)?;
     let pending = PendingNamespaces::enter(spec, &plan, &joins)?;
-    let forked = clone3(plan.clone_flags().bits() as u64, cgroup_fd.as_ref().map(|f| f.as_fd()));
+    let forked = clone3(
+        plan.clone_flags().bits() as u64,
+        cgroup_fd.as_ref().map(|f| f.as_fd()),
+    );
     let forked = match forked {
         Ok(f) => f,
         Err(e) => {
@@ -104,7 +107,11 @@ impl PendingNamespaces {
         };
         for (t, fd) in joins {
             if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
-                let own = if *t == LinuxNamespaceType::Pid { "pid" } else { "time" };
+                let own = if *t == LinuxNamespaceType::Pid {
+                    "pid"
+                } else {
+                    "time"
+                };
                 me.restore
                     .push((namespaces::flag(*t), namespaces::open_own(own)?));
                 namespaces::join(*t, fd)?;
@@ -135,7 +142,9 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
     for (clock, off) in offsets {
         let clock = match clock.as_str() {
             "monotonic" | "boottime" => clock,
-            other => anyhow::bail!("linux.timeOffsets: unknown clock {other:?} (monotonic or boottime)"),
+            other => {
+                anyhow::bail!("linux.timeOffsets: unknown clock {other:?} (monotonic or boottime)")
+            }
         };
         text.push_str(&format!(
             "{clock} {} {}\n",
