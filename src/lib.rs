@@ -3,8 +3,10 @@
 
 pub mod capabilities;
 pub mod cgroups;
+pub mod console;
 pub mod container;
 pub mod error;
+pub mod foreground;
 pub mod logging;
 pub mod namespaces;
 pub mod process;

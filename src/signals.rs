@@ -1,10 +1,6 @@
 //! Signal names as `kill` accepts them (KILL, SIGKILL, 9, RTMIN+3).
 
-use std::os::fd::OwnedFd;
-
-use anyhow::{Context, Result, bail};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use anyhow::{Result, bail};
 
 const NAMES: &[(&str, i32)] = &[
     ("HUP", libc::SIGHUP),
@@ -80,47 +76,6 @@ fn realtime(name: &str) -> Option<i32> {
     let n = base + sign * off;
     (min..=max).contains(&n).then_some(n)
 }
-/// Blocks every signal that `run` forwards to the container (all but the
-/// ones the kernel raises synchronously), plus SIGCHLD. Returns the set.
-pub fn block_forwarded() -> Result<SigSet> {
-    let mut set = SigSet::all();
-    for s in [
-        Signal::SIGKILL,
-        Signal::SIGSTOP,
-        Signal::SIGSEGV,
-        Signal::SIGBUS,
-        Signal::SIGILL,
-        Signal::SIGFPE,
-        Signal::SIGTRAP,
-        Signal::SIGSYS,
-    ] {
-        set.remove(s);
-    }
-    set.thread_block().context("block signals")?;
-    Ok(set)
-}
-
-/// Waits for the container's init (our child) to exit, forwarding every
-/// other signal to it, and reaping orphans as a subreaper must. Returns the
-/// exit code, or 128 + signal when it was killed.
-pub fn forward_until_exit(set: &SigSet, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
-    loop {
-        let sig = set.wait().context("wait for signals")?;
-        if sig != Signal::SIGCHLD {
-            let _ = crate::syscall::pidfd_send_signal(pidfd, sig as i32);
-            continue;
-        }
-        loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(p, code)) if p.as_raw() == pid => return Ok(code),
-                Ok(WaitStatus::Signaled(p, s, _)) if p.as_raw() == pid => return Ok(128 + s as i32),
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => continue,
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,9 +158,6 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
         unsupported("hooks")?;
     }
     if let Some(p) = spec.process() {
-        if p.terminal() == Some(true) {
-            unsupported("process.terminal")?;
-        }
         let checks = [
             (p.apparmor_profile().is_some(), "process.apparmorProfile"),
             (p.selinux_label().is_some(), "process.selinuxLabel"),

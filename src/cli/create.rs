@@ -2,20 +2,19 @@
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use nook::container::lifecycle::{self, CreateOptions};
 
 use super::args::CreateArgs;
 
 /// Turns the shared create/run flags into library options.
 pub fn options(a: &CreateArgs) -> Result<CreateOptions> {
-    if a.console_socket.is_some() {
-        bail!("--console-socket: terminals are not supported yet");
-    }
     Ok(CreateOptions {
         bundle: a.bundle.clone(),
         pid_file: a.pid_file.clone(),
         pidfd_socket: a.pidfd_socket.clone(),
+        console_socket: a.console_socket.clone(),
+        keep_terminal: false,
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,

@@ -14,7 +14,8 @@ pub fn run(
     keep: bool,
     no_subreaper: bool,
 ) -> Result<i32> {
-    let opts = super::create::options(a)?;
+    let mut opts = super::create::options(a)?;
+    opts.keep_terminal = !detach;
     let run = RunOptions {
         detach,
         keep,

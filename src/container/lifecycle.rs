@@ -24,6 +24,10 @@ pub struct CreateOptions {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub pidfd_socket: Option<PathBuf>,
+    /// Where to send the pty master when process.terminal is true.
+    pub console_socket: Option<PathBuf>,
+    /// A foreground `run` keeps the pty master itself (no socket needed).
+    pub keep_terminal: bool,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -33,6 +37,8 @@ pub struct CreateOptions {
 pub struct Created {
     pub container: Container,
     pub pidfd: OwnedFd,
+    /// The pty master, when `keep_terminal` and process.terminal.
+    pub console: Option<OwnedFd>,
     /// Held until the caller is done with the container's setup.
     pub lock: Option<Lock>,
 }
@@ -41,6 +47,7 @@ pub struct Created {
 pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     validate_id(id)?;
     let bundle = spec::load(&opts.bundle)?;
+    check_terminal(&bundle.spec, opts)?;
     ensure_root(root)?;
     let dir = Container::dir_of(root, id);
     match fs::DirBuilder::new().mode(0o700).create(&dir) {
@@ -71,9 +78,10 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     };
     let mut c = Container { dir, state };
     match build(&mut c, &bundle, &lock, opts) {
-        Ok(pidfd) => Ok(Created {
+        Ok((pidfd, console)) => Ok(Created {
             container: c,
             pidfd,
+            console,
             lock: Some(lock),
         }),
         Err(e) => {
@@ -85,6 +93,23 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
     }
 }
 
+/// A terminal needs somewhere to go, and a socket needs a terminal: the
+/// same rules, and the same reasons, as runc.
+fn check_terminal(spec: &oci_spec::runtime::Spec, opts: &CreateOptions) -> Result<()> {
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    match (terminal, &opts.console_socket) {
+        (true, None) if !opts.keep_terminal => {
+            bail!("process.terminal is true but no --console-socket was given to receive the pty")
+        }
+        (false, Some(_)) => bail!("--console-socket was given but process.terminal is false"),
+        _ => Ok(()),
+    }
+}
+
 /// The steps of `create` after the state directory exists. Everything is
 /// recorded in state.json before it is made, so that `delete --force` can
 /// undo a `create` killed at any point.
@@ -93,7 +118,7 @@ fn build(
     bundle: &spec::Bundle,
     lock: &Lock,
     opts: &CreateOptions,
-) -> Result<OwnedFd> {
+) -> Result<(OwnedFd, Option<OwnedFd>)> {
     let dirs = cgroups::container_dirs(&bundle.spec, &c.state.id)?;
     c.state.cgroup_created = cgroups::missing(&dirs);
     c.state.cgroup_dirs = dirs;
@@ -120,6 +145,17 @@ fn build(
     let init = parent::spawn(&cfg)?;
     c.state.init = ProcRef::of(init.pid.as_raw());
     c.save()?;
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let mut console = if terminal {
+        Some(init.chan.recv_console()?)
+    } else {
+        None
+    };
     init.chan.expect(ToParent::Ready)?;
     c.state.phase = Phase::Created;
     c.save()?;
@@ -129,9 +165,13 @@ fn build(
     if let Some(s) = &opts.pidfd_socket {
         send_pidfd(s, &init.pidfd)?;
     }
+    if let (Some(s), Some(m)) = (&opts.console_socket, &console) {
+        crate::console::send_to_socket(s, m)?;
+        console = None;
+    }
     init.chan.send(&ToInit::Commit)?;
     init.chan.expect(ToParent::Committed)?;
-    Ok(init.pidfd)
+    Ok((init.pidfd, console))
 }
 
 /// Writes the pid file atomically (a reader never sees it half written).
@@ -144,20 +184,9 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 
 /// `--pidfd-socket`: the init's pidfd sent over a unix socket with SCM_RIGHTS.
 fn send_pidfd(path: &Path, pidfd: &OwnedFd) -> Result<()> {
-    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
-    let sock = std::os::unix::net::UnixStream::connect(path)
-        .with_context(|| format!("--pidfd-socket {}", path.display()))?;
-    let fds = [pidfd.as_raw_fd()];
-    let iov = [std::io::IoSlice::new(b"pidfd")];
-    sendmsg::<()>(
-        sock.as_raw_fd(),
-        &iov,
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )
-    .with_context(|| format!("--pidfd-socket {}: send", path.display()))?;
-    Ok(())
+    let what = || format!("--pidfd-socket {}", path.display());
+    let sock = std::os::unix::net::UnixStream::connect(path).with_context(what)?;
+    crate::console::send_fd(&sock, pidfd, b"pidfd").with_context(what)
 }
 
 /// `start`: releases a created container's init into the program.
@@ -361,15 +390,12 @@ pub fn run(root: &Path, id: &str, opts: &CreateOptions, run: &RunOptions) -> Res
         // SAFETY: PR_SET_CHILD_SUBREAPER takes 0 or 1.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     }
-    // Signals are blocked before the clone so none is lost; init unblocks its own.
-    let forwarded = crate::signals::block_forwarded()?;
+    let signals = crate::foreground::Signals::block()?;
     let mut created = create_and_start(root, id, opts)?;
     created.lock = None;
-    let code = crate::signals::forward_until_exit(
-        &forwarded,
-        created.container.state.init.pid,
-        &created.pidfd,
-    )?;
+    let console = created.console.take();
+    let pid = created.container.state.init.pid;
+    let code = crate::foreground::supervise(signals, pid, &created.pidfd, console)?;
     if !run.keep {
         let dir = &created.container.dir;
         if dir.exists() {

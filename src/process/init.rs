@@ -19,7 +19,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::InitConfig;
 use super::sync::{InitEnd, ToInit, ToParent};
-use crate::{capabilities, namespaces, rlimits, rootfs, syscall, sysctl};
+use crate::{capabilities, console, namespaces, rlimits, rootfs, syscall, sysctl};
 
 /// Entry point of the child after clone3. Never returns.
 pub fn main(
@@ -64,9 +64,12 @@ fn run(
         bundle: &cfg.bundle.dir,
         no_pivot: cfg.no_pivot,
         new_cgroupns: namespaces::Plan::from_spec(spec).is_new(LinuxNamespaceType::Cgroup),
-        console: None,
     };
     rootfs::prepare_rootfs(&rootfs_cfg).context("rootfs")?;
+    if process.terminal() == Some(true) {
+        let master = console::setup(process).context("process.terminal")?;
+        chan.send_console(&master)?;
+    }
     set_names(spec)?;
     sysctl::apply(spec)?;
     rootfs::finalize_rootfs(&rootfs_cfg).context("rootfs")?;

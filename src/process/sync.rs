@@ -44,6 +44,8 @@ pub enum ToInit {
 pub enum ToParent {
     /// Setup is done; init will block on exec.fifo once committed.
     Ready,
+    /// The pty master follows in SCM_RIGHTS (process.terminal).
+    Console,
     /// Init acknowledged Commit.
     Committed,
     /// Setup failed; the text is the whole error chain.
@@ -92,6 +94,37 @@ pub fn pair() -> Result<(ParentEnd, InitEnd)> {
 }
 
 impl ParentEnd {
+    /// Receives the pty master that init sends with `ToParent::Console`.
+    pub fn recv_console(&self) -> Result<OwnedFd> {
+        use nix::sys::socket::{ControlMessageOwned, recvmsg};
+        use std::os::fd::FromRawFd;
+        let mut buf = vec![0u8; MAX_MSG];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<()>(
+            self.0.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .context("receive the pty master")?;
+        let mut fd = None;
+        for c in msg.cmsgs().context("read control messages")? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY: the kernel installed these fds for us; we own them now.
+                fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
+            }
+        }
+        let n = msg.bytes;
+        let parsed: ToParent = serde_json::from_slice(&buf[..n])
+            .map_err(|e| anyhow!("bad message from container init: {e}"))?;
+        match (parsed, fd) {
+            (ToParent::Console, Some(fd)) => Ok(fd),
+            (ToParent::Error(e), _) => Err(anyhow!(e)),
+            (m, _) => bail!("container init sent {m:?} where the pty master was expected"),
+        }
+    }
+
     pub fn send(&self, msg: &ToInit) -> Result<()> {
         send(&self.0, msg)
     }
@@ -111,6 +144,12 @@ impl ParentEnd {
 }
 
 impl InitEnd {
+    /// Sends the pty master to the parent.
+    pub fn send_console(&self, master: &OwnedFd) -> Result<()> {
+        let data = serde_json::to_vec(&ToParent::Console)?;
+        crate::console::send_fd(&self.0, master, &data).context("send the pty master to nook")
+    }
+
     pub fn send(&self, msg: &ToParent) -> Result<()> {
         send(&self.0, msg)
     }

@@ -92,10 +92,6 @@ pub fn setup_dev(root: &Root, cfg: &RootfsConfig) -> anyhow::Result<()> {
             create_node(root, &node).with_context(|| format!("linux.devices[{i}]"))?;
         }
     }
-    // Always, even on a bind-mounted /dev: the terminal is the caller's choice.
-    if let Some(console) = cfg.console {
-        bind_console(root, console)?;
-    }
     Ok(())
 }
 
@@ -186,8 +182,11 @@ fn dev_symlinks(root: &Root, mounts: &[Mount]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Binds the terminal's pty slave at /dev/console.
-fn bind_console(root: &Root, console: &Path) -> anyhow::Result<()> {
+/// Binds the terminal's pty slave at /dev/console. Runs after the pivot (the
+/// pty comes from the container's own devpts), even on a bind-mounted /dev:
+/// the terminal is the caller's choice.
+pub fn bind_console(console: &Path) -> anyhow::Result<()> {
+    let root = Root::open(Path::new("/"))?;
     let target = root.ensure(Path::new("/dev/console"), Leaf::File)?;
     mnt(
         Some(console),

@@ -16,6 +16,7 @@
 
 mod cgroup;
 mod devices;
+pub use devices::bind_console;
 mod mount;
 mod mountinfo;
 mod options;
@@ -43,8 +44,6 @@ pub struct RootfsConfig<'a> {
     pub no_pivot: bool,
     /// The container has its own cgroup namespace (cgroup mounts show its root).
     pub new_cgroupns: bool,
-    /// Host path of the pty slave to bind at /dev/console, when `process.terminal`.
-    pub console: Option<&'a Path>,
 }
 
 /// Checks on `mounts`, `root` and the paths lists that need no syscalls; run before any fork.
