@@ -6,6 +6,7 @@
 #   make demo      run one busybox container and clean up
 #   make test      fmt, clippy and the whole test suite (as root)
 #   make bench     time `run` of nook against runc and crun
+#   make man       regenerate man/ from the CLI definition
 #   make clean     remove build output
 
 SHELL := /bin/bash
@@ -23,7 +24,7 @@ TEST_THREADS ?= 2
 # runtimes; jq: bundle script; the rest: debugging and benchmarks.
 DEB_DEPS := busybox-static runc crun iproute2 strace jq hyperfine
 
-.PHONY: all build install deps demo test bench clean
+.PHONY: all build install deps demo test bench clean man
 
 all: build
 
@@ -68,6 +69,10 @@ test: deps
 	@skips=$$(grep -c '^SKIP:' target/test.log || true); \
 	echo "skipped cases: $$skips"; \
 	grep '^SKIP:' target/test.log | sort | uniq -c || true
+
+# man/ is generated from the CLI definition; a unit test fails when it is stale.
+man:
+	NOOK_UPDATE_MAN=1 $(CARGO) test --bin nook man_pages
 
 bench: build
 	scripts/bench.sh 20

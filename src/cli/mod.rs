@@ -6,6 +6,8 @@ mod create;
 mod delete;
 mod kill;
 mod list;
+#[cfg(test)]
+mod man;
 mod run;
 mod spec;
 mod start;
