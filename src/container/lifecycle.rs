@@ -143,6 +143,7 @@ fn build(
         lock_fd: lock.raw_fd(),
     };
     let init = parent::spawn(&cfg)?;
+    logging::debug(&format!("container {}: init is pid {}", c.state.id, init.pid));
     c.state.init = ProcRef::of(init.pid.as_raw());
     c.save()?;
     let terminal = bundle
@@ -226,6 +227,7 @@ fn release(c: &mut Container, pidfd: Option<&OwnedFd>) -> Result<()> {
         bail!("container init exited before start");
     }
     fs::remove_file(&fifo_path).context("remove exec.fifo")?;
+    logging::debug(&format!("container {}: started", c.state.id));
     c.state.phase = Phase::Started;
     c.save()
 }
@@ -360,6 +362,7 @@ fn destroy_with_kill(c: &Container) -> Result<()> {
 /// Removes the cgroups nook created and the state directory, in that order,
 /// so that a failure leaves the state behind for another `delete`.
 fn destroy(c: &Container) -> Result<()> {
+    logging::debug(&format!("container {}: removing", c.state.id));
     cgroups::remove(&c.state.cgroup_created)?;
     fs::remove_dir_all(&c.dir).with_context(|| format!("remove {}", c.dir.display()))
 }

@@ -8,13 +8,12 @@ use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-use nix::unistd::{Gid, Uid};
+use nix::unistd::{AccessFlags, Gid, Uid, access};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::InitConfig;
@@ -247,25 +246,36 @@ fn find_program(process: &Process, env: &[String]) -> Result<PathBuf> {
         .and_then(|a| a.first())
         .context("process.args is empty")?;
     let cwd = process.cwd();
-    let executable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    // Worded with the phrases callers map to exit codes 127 and 126
+    // ("no such file or directory", "executable file not found in $PATH",
+    // "permission denied"), checked as the process's own user.
+    let check = |p: &Path| -> Option<&'static str> {
+        match std::fs::metadata(p) {
+            Err(_) => Some("no such file or directory"),
+            Ok(m) if !m.is_file() => Some("permission denied"),
+            Ok(_) => access(p, AccessFlags::X_OK).err().map(|_| "permission denied"),
+        }
     };
     if arg0.contains('/') {
-        let p = cwd.join(arg0);
-        if !executable(&p) {
-            bail!("process.args[0] {arg0:?}: no such executable in the container");
-        }
-        return Ok(PathBuf::from(arg0));
+        return match check(&cwd.join(arg0)) {
+            None => Ok(PathBuf::from(arg0)),
+            Some(why) => bail!("process.args[0] {arg0:?}: {why}"),
+        };
     }
     let path = env
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or("");
+    let mut denied = false;
     for dir in path.split(':').filter(|d| !d.is_empty()) {
-        let p = cwd.join(dir).join(arg0);
-        if executable(&p) {
-            return Ok(Path::new(dir).join(arg0));
+        match check(&cwd.join(dir).join(arg0)) {
+            None => return Ok(Path::new(dir).join(arg0)),
+            Some("permission denied") => denied = true,
+            Some(_) => {}
         }
+    }
+    if denied {
+        bail!("process.args[0] {arg0:?}: permission denied");
     }
     bail!("process.args[0] {arg0:?}: executable file not found in $PATH")
 }
