@@ -59,6 +59,39 @@ pub fn number(cap: &Capability) -> Option<u32> {
     NAMES.iter().position(|n| *n == name).map(|i| i as u32)
 }
 
+/// Removes capability names nook does not know from a raw config, with a
+/// warning, as runc does (a profile written for a newer kernel still runs).
+pub fn drop_unknown(config: &mut serde_json::Value) {
+    let Some(caps) = config
+        .pointer_mut("/process/capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return;
+    };
+    let mut unknown = Vec::new();
+    for (_, set) in caps.iter_mut() {
+        if let Some(list) = set.as_array_mut() {
+            list.retain(|c| {
+                let known = c
+                    .as_str()
+                    .is_some_and(|s| NAMES.contains(&s.to_ascii_uppercase().as_str()));
+                if !known {
+                    unknown.push(c.to_string());
+                }
+                known
+            });
+        }
+    }
+    if !unknown.is_empty() {
+        unknown.sort();
+        unknown.dedup();
+        logging::warn(&format!(
+            "process.capabilities: ignoring unknown capabilities {}",
+            unknown.join(", ")
+        ));
+    }
+}
+
 /// The highest capability this kernel knows.
 pub fn last_cap() -> u32 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")

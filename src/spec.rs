@@ -33,13 +33,14 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
 /// Parses config.json text, checking ociVersion before the rest so that a
 /// config from a future major version gets a precise message.
 pub fn parse(data: &[u8]) -> Result<Spec> {
-    let value: serde_json::Value =
+    let mut value: serde_json::Value =
         serde_json::from_slice(data).context("config.json: invalid JSON")?;
     let version = value
         .get("ociVersion")
         .and_then(|v| v.as_str())
         .context("config.json: ociVersion is missing")?;
     check_version(version)?;
+    crate::capabilities::drop_unknown(&mut value);
     serde_json::from_value(value).context("config.json")
 }
 
@@ -258,6 +259,21 @@ mod tests {
         let mut v = minimal();
         v["process"]["args"] = serde_json::json!([]);
         assert!(format!("{:#}", check(v).unwrap_err()).contains("process.args"));
+    }
+
+    #[test]
+    fn unknown_capabilities_are_skipped() {
+        let mut v = minimal();
+        v["process"]["capabilities"] = serde_json::json!({"bounding": ["CAP_KILL", "CAP_FOO"]});
+        let spec = parse(v.to_string().as_bytes()).unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap();
+        assert_eq!(caps.bounding().as_ref().unwrap().len(), 1);
     }
 
     #[test]

@@ -143,7 +143,10 @@ fn build(
         lock_fd: lock.raw_fd(),
     };
     let init = parent::spawn(&cfg)?;
-    logging::debug(&format!("container {}: init is pid {}", c.state.id, init.pid));
+    logging::debug(&format!(
+        "container {}: init is pid {}",
+        c.state.id, init.pid
+    ));
     c.state.init = ProcRef::of(init.pid.as_raw());
     c.save()?;
     let terminal = bundle

@@ -253,7 +253,9 @@ fn find_program(process: &Process, env: &[String]) -> Result<PathBuf> {
         match std::fs::metadata(p) {
             Err(_) => Some("no such file or directory"),
             Ok(m) if !m.is_file() => Some("permission denied"),
-            Ok(_) => access(p, AccessFlags::X_OK).err().map(|_| "permission denied"),
+            Ok(_) => access(p, AccessFlags::X_OK)
+                .err()
+                .map(|_| "permission denied"),
         }
     };
     if arg0.contains('/') {

@@ -73,9 +73,12 @@ pub fn mount_entry(ctx: &MountCtx, index: usize, m: &Mount) -> anyhow::Result<()
     let typ = m.typ().as_deref().unwrap_or("");
     let opts = options::parse(m.options().as_deref().unwrap_or_default())
         .with_context(|| format!("mounts[{index}]"))?;
+    // A relative destination is relative to "/" (config.md allows it on
+    // Linux); cleaning it here keeps the /proc and /sys checks below exact.
+    let dest = super::resolve::clean(m.destination());
     let mut e = Entry {
         index,
-        dest: m.destination(),
+        dest: &dest,
         typ,
         source: m.source().as_deref(),
         opts,
