@@ -89,6 +89,14 @@ impl Plan {
     }
 }
 
+/// The name config.json uses for a namespace type ("network", "mount", ...).
+pub fn name(t: LinuxNamespaceType) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| t.to_string())
+}
+
 /// The CLONE_NEW* flag of a namespace type.
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
     CloneFlags::from_bits_retain(t as libc::c_int)
@@ -96,15 +104,17 @@ pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
 
 fn open_ns(t: LinuxNamespaceType, path: &Path) -> Result<OwnedFd> {
     let file = File::open(path)
-        .with_context(|| format!("linux.namespaces: {t} path {}", path.display()))?;
+        .with_context(|| format!("linux.namespaces: {} path {}", name(t), path.display()))?;
     // NS_GET_NSTYPE (_IO(0xb7, 0x3)) returns the CLONE_NEW* type of an nsfs file.
     const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
     // SAFETY: the ioctl takes no argument and only reads the fd.
     let got = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE) };
     if got < 0 || got != t as libc::c_int {
         bail!(
-            "linux.namespaces: {t} path {} is not a {t} namespace",
-            path.display()
+            "linux.namespaces: {} path {} is not a {} namespace",
+            name(t),
+            path.display(),
+            name(t)
         );
     }
     Ok(file.into())
@@ -112,7 +122,8 @@ fn open_ns(t: LinuxNamespaceType, path: &Path) -> Result<OwnedFd> {
 
 /// Joins one namespace by an fd opened with `Plan::open_joins`.
 pub fn join(t: LinuxNamespaceType, fd: &OwnedFd) -> Result<()> {
-    nix::sched::setns(fd.as_fd(), flag(t)).with_context(|| format!("setns into {t} namespace"))
+    nix::sched::setns(fd.as_fd(), flag(t))
+        .with_context(|| format!("setns into {} namespace", name(t)))
 }
 
 /// Opens the caller's own namespace of a type, to return to it later.

@@ -112,7 +112,8 @@ fn validate_namespaces(spec: &Spec) -> Result<()> {
     let mut seen = HashSet::new();
     for (i, ns) in crate::namespaces::list(spec).iter().enumerate() {
         if !seen.insert(ns.typ()) {
-            bail!("linux.namespaces[{i}]: duplicate {} namespace", ns.typ());
+            let t = crate::namespaces::name(ns.typ());
+            bail!("linux.namespaces[{i}]: duplicate {t} namespace");
         }
         if let Some(p) = ns.path()
             && !p.is_absolute()
@@ -240,7 +241,7 @@ mod tests {
         let mut v = minimal();
         v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "mount"}]);
         let e = format!("{:#}", check(v).unwrap_err());
-        assert!(e.contains("duplicate mnt namespace"), "{e}");
+        assert!(e.contains("duplicate mount namespace"), "{e}");
     }
 
     #[test]

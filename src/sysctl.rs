@@ -54,6 +54,7 @@ pub fn validate(spec: &Spec, ns: &Plan) -> Result<()> {
                 bail!("linux.sysctl {key:?} is not namespaced and cannot be set in a container")
             }
             Some(t) if !ns.is_new(t) => {
+                let t = crate::namespaces::name(t);
                 bail!("linux.sysctl {key:?} requires a new {t} namespace")
             }
             Some(_) => {}
@@ -91,7 +92,7 @@ mod tests {
             serde_json::json!([{"type": "mount"}]),
         );
         let e = validate(&s, &Plan::from_spec(&s)).unwrap_err().to_string();
-        assert!(e.contains("requires a new net namespace"), "{e}");
+        assert!(e.contains("requires a new network namespace"), "{e}");
         let s = spec(
             serde_json::json!({"net.ipv4.ip_forward": "1", "kernel.shmmax": "1"}),
             serde_json::json!([{"type": "network"}, {"type": "ipc"}]),

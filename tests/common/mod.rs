@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 mod bundle;
+mod fdpass;
 mod leftovers;
 
 use std::fs;
@@ -25,6 +26,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub use bundle::*;
+#[allow(unused_imports)]
+pub use fdpass::*;
 pub use leftovers::*;
 
 /// Upper bound for one runtime command; a hang fails the test instead of CI.
