@@ -6,6 +6,7 @@
 #   make demo      run one busybox container and clean up
 #   make test      fmt, clippy and the whole test suite (as root)
 #   make bench     time `run` of nook against runc and crun
+#   make conformance  the OCI runtime-spec conformance suite against nook (as root)
 #   make man       regenerate man/ from the CLI definition
 #   make clean     remove build output
 
@@ -66,9 +67,10 @@ test: deps
 	$(CARGO) clippy --all-targets -- -D warnings
 	mkdir -p target
 	$(CARGO) test --release --no-fail-fast -- --test-threads=$(TEST_THREADS) 2>&1 | tee target/test.log
-	@skips=$$(grep -c '^SKIP:' target/test.log || true); \
+	conformance/run.sh --runtime $(NOOK) 2>&1 | tee -a target/test.log
+	@skips=$$(grep -c '^SKIP' target/test.log || true); \
 	echo "skipped cases: $$skips"; \
-	grep '^SKIP:' target/test.log | sort | uniq -c || true
+	grep '^SKIP' target/test.log | sort | uniq -c || true
 
 # man/ is generated from the CLI definition; a unit test fails when it is stale.
 man:
@@ -79,3 +81,10 @@ bench: build
 
 clean:
 	$(CARGO) clean
+
+# Runtime-spec conformance cases (conformance/cases); see conformance/README.md.
+# `conformance/run.sh --validate` checks the cases against runc and crun.
+.PHONY: conformance
+conformance:
+	$(CARGO) build --release
+	conformance/run.sh --runtime $(NOOK)
