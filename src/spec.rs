@@ -15,6 +15,15 @@ pub struct Bundle {
     pub spec: Spec,
     /// Absolute, canonical `root.path`.
     pub rootfs: PathBuf,
+    /// Fields nook reads from the raw config itself.
+    pub extra: Extra,
+}
+
+/// Config fields that oci-spec cannot represent faithfully, parsed by nook.
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    /// `linux.memoryPolicy` (oci-spec 0.10 lacks MPOL_LOCAL).
+    pub memory_policy: Option<crate::procattr::MemoryPolicy>,
 }
 
 /// Loads and validates `<bundle>/config.json`.
@@ -24,15 +33,28 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
         .with_context(|| format!("bundle {}", bundle.display()))?;
     let path = dir.join("config.json");
     let data = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
-    let spec = parse(&data)?;
+    let (spec, extra) = parse_full(&data)?;
     let rootfs = resolve_rootfs(&dir, &spec)?;
     validate(&spec)?;
-    Ok(Bundle { dir, spec, rootfs })
+    if let Some(p) = &extra.memory_policy {
+        p.to_args()?;
+    }
+    Ok(Bundle {
+        dir,
+        spec,
+        rootfs,
+        extra,
+    })
 }
 
 /// Parses config.json text, checking ociVersion before the rest so that a
 /// config from a future major version gets a precise message.
 pub fn parse(data: &[u8]) -> Result<Spec> {
+    parse_full(data).map(|(spec, _)| spec)
+}
+
+/// As `parse`, also returning the fields nook parses itself.
+pub fn parse_full(data: &[u8]) -> Result<(Spec, Extra)> {
     let mut value: serde_json::Value =
         serde_json::from_slice(data).context("config.json: invalid JSON")?;
     let version = value
@@ -41,7 +63,17 @@ pub fn parse(data: &[u8]) -> Result<Spec> {
         .context("config.json: ociVersion is missing")?;
     check_version(version)?;
     crate::capabilities::drop_unknown(&mut value);
-    serde_json::from_value(value).context("config.json")
+    let mut extra = Extra::default();
+    if let Some(p) = value
+        .get_mut("linux")
+        .and_then(|l| l.as_object_mut())
+        .and_then(|l| l.remove("memoryPolicy"))
+    {
+        extra.memory_policy =
+            Some(serde_json::from_value(p).context("config.json: linux.memoryPolicy")?);
+    }
+    let spec = serde_json::from_value(value).context("config.json")?;
+    Ok((spec, extra))
 }
 
 fn check_version(version: &str) -> Result<()> {
@@ -78,6 +110,11 @@ pub fn validate(spec: &Spec) -> Result<()> {
     crate::rootfs::validate(spec)?;
     crate::capabilities::validate(spec)?;
     crate::rlimits::validate(spec)?;
+    crate::lsm::validate(spec)?;
+    crate::procattr::personality_value(spec)?;
+    if let Some(p) = spec.process() {
+        crate::procattr::validate_scheduler(p)?;
+    }
     Ok(())
 }
 
@@ -159,26 +196,13 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
     if spec.hooks().is_some() {
         unsupported("hooks")?;
     }
-    if let Some(p) = spec.process() {
-        let checks = [
-            (p.apparmor_profile().is_some(), "process.apparmorProfile"),
-            (p.selinux_label().is_some(), "process.selinuxLabel"),
-            (p.io_priority().is_some(), "process.ioPriority"),
-            (p.scheduler().is_some(), "process.scheduler"),
-            (p.exec_cpu_affinity().is_some(), "process.execCPUAffinity"),
-        ];
-        for (set, field) in checks {
-            if set {
-                unsupported(field)?;
-            }
-        }
-    }
     if let Some(l) = spec.linux() {
         let checks = [
             (l.seccomp().is_some(), "linux.seccomp"),
-            (l.intel_rdt().is_some(), "linux.intelRdt"),
-            (l.personality().is_some(), "linux.personality"),
-            (l.memory_policy().is_some(), "linux.memoryPolicy"),
+            (
+                l.intel_rdt().is_some() && resctrl_mounted(),
+                "linux.intelRdt",
+            ),
             (
                 l.net_devices().as_ref().is_some_and(|d| !d.is_empty()),
                 "linux.netDevices",
@@ -194,9 +218,23 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
                 unsupported(field)?;
             }
         }
+        if l.intel_rdt().is_some() && !resctrl_mounted() {
+            bail!(
+                "linux.intelRdt is set but resctrl is not mounted at /sys/fs/resctrl on this host"
+            );
+        }
+        if l.mount_label().as_deref().is_some_and(|m| !m.is_empty())
+            && !crate::lsm::selinux_enabled()
+        {
+            bail!("linux.mountLabel is set but SELinux is not enabled on this host");
+        }
         crate::cgroups::validate_resources(l.resources().as_ref())?;
     }
     Ok(())
+}
+
+fn resctrl_mounted() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| m.contains(" - resctrl "))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::InitConfig;
 use super::sync::{InitEnd, ToInit, ToParent};
-use crate::{capabilities, console, namespaces, rlimits, rootfs, syscall, sysctl};
+use crate::{capabilities, console, lsm, namespaces, procattr, rlimits, rootfs, syscall, sysctl};
 
 /// Entry point of the child after clone3. Never returns.
 pub fn main(
@@ -74,6 +74,9 @@ fn run(
     rootfs::finalize_rootfs(&rootfs_cfg).context("rootfs")?;
     make_cwd(process)?;
     rlimits::apply(spec)?;
+    // Both may need capabilities that the user switch drops.
+    procattr::apply_scheduler(process)?;
+    procattr::apply_io_priority(process)?;
     switch_user(spec, process)?;
     let env = environment(process);
     let program = find_program(process, &env)?;
@@ -324,6 +327,10 @@ fn exec(cfg: &InitConfig, process: &Process, program: &Path, env: &[String]) -> 
         .map(|e| cstr(e.as_bytes()))
         .collect::<Result<Vec<_>>>()?;
     syscall::cloexec_from(3 + cfg.preserve_fds as i32)?;
+    // Last, as they change how this very process behaves.
+    procattr::apply_memory_policy(cfg.bundle.extra.memory_policy.as_ref())?;
+    lsm::apply_exec_labels(&cfg.bundle.spec)?;
+    procattr::apply_personality(&cfg.bundle.spec)?;
     let err = nix::unistd::execve(&path, &args, &env).unwrap_err();
     Err(err).with_context(|| format!("exec {}", program.display()))
 }
