@@ -97,7 +97,9 @@ impl Container {
         match s.phase {
             Phase::Creating if s.creator.alive() => Status::Creating,
             Phase::Creating => Status::Stopped,
-            _ if self.dir.join(EXEC_FIFO).exists() => Status::Created,
+            // Still waiting on exec.fifo: the fifo is there and init has not
+            // exec'd yet (a `start` killed midway may leave the fifo behind).
+            _ if self.dir.join(EXEC_FIFO).exists() && init_waiting(s.init.pid) => Status::Created,
             _ if crate::cgroups::is_frozen(&s.cgroup_dirs) => Status::Paused,
             _ => Status::Running,
         }
@@ -113,6 +115,13 @@ impl Container {
     pub fn lock(&self) -> Result<Lock> {
         Lock::acquire(&self.dir)
     }
+}
+
+/// Name of the init stage in /proc/<pid>/comm until it execs the program.
+pub const INIT_NAME: &str = "nook:init";
+
+fn init_waiting(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == INIT_NAME)
 }
 
 /// An exclusive flock on a container's state directory, released on drop.

@@ -94,7 +94,7 @@ fn run(
 /// committed, drop the state lock, and undo what nook's runtime set for
 /// itself (blocked signals, ignored SIGPIPE) so the program starts clean.
 fn start_stage(cfg: &InitConfig) -> Result<()> {
-    syscall::set_process_name("nook:init");
+    syscall::set_process_name(crate::container::INIT_NAME);
     set_parent_death_signal(libc::SIGKILL)?;
     // SAFETY: closing our copy of the lock fd; nothing else in init uses it.
     unsafe { libc::close(cfg.lock_fd) };
