@@ -20,18 +20,6 @@ const SETTLE: Duration = Duration::from_secs(10);
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// `create` of `bundle` under a fresh id must fail (exit 1) with every
-/// needle in its message and leave nothing behind.
-fn create_fails(bundle: &Bundle, needles: &[&str]) -> Out {
-    let nook = Nook::new();
-    let id = nook.new_id();
-    let out = nook
-        .run(&["create", "--bundle", bundle.path_str(), &id])
-        .expect_err(needles);
-    assert_no_leftovers_after(&id, bundle.path(), nook.root(), &out.to_string());
-    out
-}
-
 /// A bundle running `sh -c SCRIPT` with `f` applied to its config.
 fn sh_with(script: &str, f: impl FnOnce(&mut Value)) -> Bundle {
     let mut b = Bundle::sh(script);

@@ -6,18 +6,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-/// `create` of `bundle` under a fresh id must fail with every needle in its
-/// message and leave nothing behind.
-fn create_fails(bundle: &Bundle, needles: &[&str]) -> Out {
-    let nook = Nook::new();
-    let id = nook.new_id();
-    let out = nook
-        .run(&["create", "--bundle", bundle.path_str(), &id])
-        .expect_err(needles);
-    assert_no_leftovers_after(&id, bundle.path(), nook.root(), &out.to_string());
-    out
-}
-
 #[test]
 fn missing_bundle_is_named() {
     if skip_unless_root() {

@@ -34,17 +34,6 @@ fn run_ok(nook: &Nook, bundle: &Bundle) -> (String, Out) {
     (id, out.expect_ok())
 }
 
-/// `create` must fail with every needle in its message and leave nothing.
-fn create_fails(bundle: &Bundle, needles: &[&str]) -> Out {
-    let nook = Nook::new();
-    let id = nook.new_id();
-    let out = nook
-        .run(&["create", "--bundle", bundle.path_str(), &id])
-        .expect_err(needles);
-    assert_no_leftovers_after(&id, bundle.path(), nook.root(), &out.to_string());
-    out
-}
-
 fn host_uptime() -> f64 {
     let text = std::fs::read_to_string("/proc/uptime").expect("read /proc/uptime");
     parse_uptime(&text)

@@ -14,7 +14,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use super::InitConfig;
 use super::clone::{Forked, clone3};
 use super::sync::{self, ParentEnd, ToInit};
-use crate::{cgroups, namespaces};
+use crate::{cgroups, namespaces, netdev};
 
 /// The parent's view of a freshly cloned init.
 pub struct Init {
@@ -60,6 +60,10 @@ pub fn spawn(cfg: &InitConfig) -> Result<Init> {
             drop(init_end);
             cgroups::enter_v1(cfg.cgroup_dirs, pid.as_raw())
                 .context("place the container process in its cgroups")?;
+            if netdev::wanted(spec) {
+                let netns = netdev::target_netns(pid.as_raw(), &joins)?;
+                netdev::move_into(spec, netns.as_fd())?;
+            }
             parent_end.send(&ToInit::CgroupsReady)?;
             Ok(Init {
                 pid,

@@ -407,6 +407,18 @@ impl Drop for Nook {
     }
 }
 
+/// `create` of `bundle` under a fresh id must fail (exit 1) with every
+/// needle in its message and leave nothing behind.
+pub fn create_fails(bundle: &Bundle, needles: &[&str]) -> Out {
+    let nook = Nook::new();
+    let id = nook.new_id();
+    let out = nook
+        .run(&["create", "--bundle", bundle.path_str(), &id])
+        .expect_err(needles);
+    assert_no_leftovers_after(&id, bundle.path(), nook.root(), &out.to_string());
+    out
+}
+
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("test paths are UTF-8")
 }
