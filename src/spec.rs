@@ -72,7 +72,12 @@ pub fn parse_full(data: &[u8]) -> Result<(Spec, Extra)> {
         extra.memory_policy =
             Some(serde_json::from_value(p).context("config.json: linux.memoryPolicy")?);
     }
-    let spec = serde_json::from_value(value).context("config.json")?;
+    // serde_path_to_error names the field a bad value sits in
+    // (e.g. `linux.devices[0].type`), which serde_json alone does not.
+    let spec = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        anyhow::anyhow!("config.json: {path}: {}", e.into_inner())
+    })?;
     Ok((spec, extra))
 }
 
@@ -110,7 +115,9 @@ pub fn validate(spec: &Spec) -> Result<()> {
     crate::rootfs::validate(spec)?;
     crate::capabilities::validate(spec)?;
     crate::rlimits::validate(spec)?;
+    crate::netdev::validate(spec)?;
     crate::lsm::validate(spec)?;
+    crate::hooks::validate(spec)?;
     crate::procattr::personality_value(spec)?;
     if let Some(p) = spec.process() {
         crate::procattr::validate_scheduler(p)?;
@@ -193,19 +200,12 @@ fn validate_namespaces(spec: &Spec) -> Result<()> {
 /// never silently ignored.
 fn validate_unsupported(spec: &Spec) -> Result<()> {
     let unsupported = |field: &str| -> Result<()> { bail!("{field} is not supported yet") };
-    if spec.hooks().is_some() {
-        unsupported("hooks")?;
-    }
     if let Some(l) = spec.linux() {
         let checks = [
             (l.seccomp().is_some(), "linux.seccomp"),
             (
                 l.intel_rdt().is_some() && resctrl_mounted(),
                 "linux.intelRdt",
-            ),
-            (
-                l.net_devices().as_ref().is_some_and(|d| !d.is_empty()),
-                "linux.netDevices",
             ),
             (
                 l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use super::{Container, EXEC_FIFO, Lock, Phase, ProcRef, State, Status, ensure_root, validate_id};
 use crate::error::Error;
+use crate::hooks::{self, Kind};
 use crate::process::{
     InitConfig, parent,
     sync::{ToInit, ToParent},
@@ -31,6 +32,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Added to process.env (socket activation).
+    pub extra_env: Vec<String>,
 }
 
 /// A container just created by this process: still its parent.
@@ -75,6 +78,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         cgroup_dirs: Vec::new(),
         cgroup_created: Vec::new(),
+        hooks: None,
     };
     let mut c = Container { dir, state };
     match build(&mut c, &bundle, &lock, opts) {
@@ -122,16 +126,12 @@ fn build(
     let dirs = cgroups::container_dirs(&bundle.spec, &c.state.id)?;
     c.state.cgroup_created = cgroups::missing(&dirs);
     c.state.cgroup_dirs = dirs;
+    c.state.hooks = bundle.spec.hooks().clone();
     c.save()?;
     cgroups::create(&c.state.cgroup_created)?;
     cgroups::apply_devices(&bundle.spec, &c.state.cgroup_dirs)?;
-    // Writable by init whatever user it becomes; the 0700 state directory
-    // keeps everyone else out.
-    let fifo = c.dir.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .context("create exec.fifo")?;
-    fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
-        .context("chmod exec.fifo")?;
+    make_exec_fifo(&c.dir)?;
+    let base = c.state.oci(Status::Creating);
     let cfg = InitConfig {
         id: &c.state.id,
         bundle,
@@ -141,6 +141,8 @@ fn build(
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
         lock_fd: lock.raw_fd(),
+        extra_env: &opts.extra_env,
+        state: &base,
     };
     let init = parent::spawn(&cfg)?;
     logging::debug(&format!(
@@ -149,13 +151,31 @@ fn build(
     ));
     c.state.init = ProcRef::of(init.pid.as_raw());
     c.save()?;
+    if crate::process::wants_runtime_hooks(&bundle.spec) {
+        init.chan.expect(ToParent::RunHooks)?;
+        let state = c
+            .state
+            .oci(Status::Creating)
+            .for_hook(Status::Creating, init.pid.as_raw());
+        hooks::run(
+            hooks::list(&bundle.spec, Kind::Prestart),
+            Kind::Prestart,
+            &state,
+        )?;
+        hooks::run(
+            hooks::list(&bundle.spec, Kind::CreateRuntime),
+            Kind::CreateRuntime,
+            &state,
+        )?;
+        init.chan.send(&ToInit::HooksDone)?;
+    }
     let terminal = bundle
         .spec
         .process()
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    let mut console = if terminal {
+    let console = if terminal {
         Some(init.chan.recv_console()?)
     } else {
         None
@@ -163,19 +183,43 @@ fn build(
     init.chan.expect(ToParent::Ready)?;
     c.state.phase = Phase::Created;
     c.save()?;
-    if let Some(p) = &opts.pid_file {
-        write_pid_file(p, init.pid.as_raw())?;
-    }
-    if let Some(s) = &opts.pidfd_socket {
-        send_pidfd(s, &init.pidfd)?;
-    }
-    if let (Some(s), Some(m)) = (&opts.console_socket, &console) {
-        crate::console::send_to_socket(s, m)?;
-        console = None;
-    }
+    let console = hand_over(opts, &init.pidfd, init.pid.as_raw(), console)?;
     init.chan.send(&ToInit::Commit)?;
     init.chan.expect(ToParent::Committed)?;
     Ok((init.pidfd, console))
+}
+
+/// exec.fifo: writable by init whatever user it becomes; the 0700 state
+/// directory keeps everyone else out.
+fn make_exec_fifo(dir: &Path) -> Result<()> {
+    let fifo = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .context("create exec.fifo")?;
+    fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .context("chmod exec.fifo")
+}
+
+/// What the caller asked to receive once the container is created: the pid
+/// file, the pidfd, the pty master (which a foreground run keeps instead).
+fn hand_over(
+    opts: &CreateOptions,
+    pidfd: &OwnedFd,
+    pid: i32,
+    console: Option<OwnedFd>,
+) -> Result<Option<OwnedFd>> {
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    if let Some(s) = &opts.pidfd_socket {
+        send_pidfd(s, pidfd)?;
+    }
+    match (&opts.console_socket, console) {
+        (Some(s), Some(m)) => {
+            crate::console::send_to_socket(s, &m)?;
+            Ok(None)
+        }
+        (_, console) => Ok(console),
+    }
 }
 
 /// Writes the pid file atomically (a reader never sees it half written).
@@ -225,14 +269,55 @@ fn release(c: &mut Container, pidfd: Option<&OwnedFd>) -> Result<()> {
         }
     };
     wait_readable(&fifo, pidfd)?;
-    let mut buf = [0u8; 1];
-    if fifo.read(&mut buf).context("read exec.fifo")? != 1 {
-        bail!("container init exited before start");
-    }
+    // Init writes "0" once the startContainer hooks have passed; the fifo
+    // then closes at its execve. "E<error>" says why the program did not run.
+    set_blocking(&fifo)?;
+    let mut reply = String::new();
+    fifo.read_to_string(&mut reply).context("read exec.fifo")?;
     fs::remove_file(&fifo_path).context("remove exec.fifo")?;
-    logging::debug(&format!("container {}: started", c.state.id));
     c.state.phase = Phase::Started;
-    c.save()
+    c.save()?;
+    match reply.split_once('E') {
+        _ if reply == "0" => {}
+        Some((_, why)) => bail!("{why}"),
+        None => bail!("container init exited before start"),
+    }
+    logging::debug(&format!("container {}: started", c.state.id));
+    let state = c
+        .state
+        .oci(Status::Running)
+        .for_hook(Status::Running, c.state.init.pid);
+    if let Err(e) = hooks::run(hooks_of(c, Kind::Poststart), Kind::Poststart, &state) {
+        // runtime.md: a failed poststart hook stops the container first.
+        let _ = syscall::pidfd_send_signal(pidfd, libc::SIGKILL);
+        syscall::pidfd_wait_exit(pidfd, 5000);
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn hooks_of(c: &Container, kind: Kind) -> &[oci_spec::runtime::Hook] {
+    c.state
+        .hooks
+        .as_ref()
+        .map(|h| kind.of(h))
+        .unwrap_or_default()
+}
+
+fn set_blocking(f: &fs::File) -> Result<()> {
+    let fd = f.as_raw_fd();
+    // SAFETY: F_GETFL/F_SETFL on our own open fd.
+    let r = unsafe {
+        libc::fcntl(
+            fd,
+            libc::F_SETFL,
+            libc::fcntl(fd, libc::F_GETFL) & !libc::O_NONBLOCK,
+        )
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error()).context("fcntl exec.fifo");
+    }
+    Ok(())
 }
 
 /// Waits until init writes to the fifo, or fails if init dies first.
@@ -367,7 +452,14 @@ fn destroy_with_kill(c: &Container) -> Result<()> {
 fn destroy(c: &Container) -> Result<()> {
     logging::debug(&format!("container {}: removing", c.state.id));
     cgroups::remove(&c.state.cgroup_created)?;
-    fs::remove_dir_all(&c.dir).with_context(|| format!("remove {}", c.dir.display()))
+    fs::remove_dir_all(&c.dir).with_context(|| format!("remove {}", c.dir.display()))?;
+    // After the container is gone and before delete returns; a failure is
+    // only a warning (runtime.md).
+    let state = c.state.oci(Status::Stopped).for_hook(Status::Stopped, 0);
+    if let Err(e) = hooks::run(hooks_of(c, Kind::Poststop), Kind::Poststop, &state) {
+        logging::warn(&format!("{e:#}"));
+    }
+    Ok(())
 }
 
 /// `state`: the OCI state object.

@@ -117,6 +117,10 @@ pub struct State {
     /// The cgroup directories nook created (parents first) and will remove.
     #[serde(default)]
     pub cgroup_created: Vec<PathBuf>,
+    /// The config's hooks: poststart and poststop run after the bundle may
+    /// have changed, so they are kept here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 impl State {
@@ -167,6 +171,17 @@ pub struct OciState {
     pub owner: String,
     #[serde(default, skip_serializing_if = "HashMap::is_empty")]
     pub annotations: HashMap<String, String>,
+}
+
+impl OciState {
+    /// The JSON given to hooks: this state with `status` and `pid` as the
+    /// hook's point in the lifecycle and its pid namespace see them.
+    pub fn for_hook(&self, status: Status, pid: i32) -> String {
+        let mut s = self.clone();
+        s.status = status.as_str().to_string();
+        s.pid = pid;
+        serde_json::to_string(&s).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

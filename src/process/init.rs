@@ -18,6 +18,8 @@ use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::InitConfig;
 use super::sync::{InitEnd, ToInit, ToParent};
+use crate::container::Status;
+use crate::hooks::{self, Kind};
 use crate::{capabilities, console, lsm, namespaces, procattr, rlimits, rootfs, syscall, sysctl};
 
 /// Entry point of the child after clone3. Never returns.
@@ -64,7 +66,8 @@ fn run(
         no_pivot: cfg.no_pivot,
         new_cgroupns: namespaces::Plan::from_spec(spec).is_new(LinuxNamespaceType::Cgroup),
     };
-    rootfs::prepare_rootfs(&rootfs_cfg).context("rootfs")?;
+    let mut before_pivot = || container_hooks(cfg, chan);
+    rootfs::prepare_rootfs(&rootfs_cfg, &mut before_pivot).context("rootfs")?;
     if process.terminal() == Some(true) {
         let master = console::setup(process).context("process.terminal")?;
         chan.send_console(&master)?;
@@ -78,7 +81,7 @@ fn run(
     procattr::apply_scheduler(process)?;
     procattr::apply_io_priority(process)?;
     switch_user(spec, process)?;
-    let env = environment(process);
+    let env = environment(process, cfg.extra_env);
     let program = find_program(process, &env)?;
     finish_process(process)?;
     chan.send(&ToParent::Ready)?;
@@ -86,8 +89,50 @@ fn run(
     // Committed: from here the container outlives its creator.
     set_parent_death_signal(0)?;
     chan.send(&ToParent::Committed)?;
-    wait_for_start(fifo)?;
-    exec(cfg, process, &program, &env)
+    let mut start = wait_for_start(fifo)?;
+    let started = hooks::run(
+        hooks::list(spec, Kind::StartContainer),
+        Kind::StartContainer,
+        &cfg.state
+            .for_hook(Status::Created, std::process::id() as i32),
+    );
+    if let Err(e) = started {
+        fail_start(start, e)
+    }
+    start.write_all(b"0").context("write exec.fifo")?;
+    match exec(cfg, process, &program, &env) {
+        Ok(never) => match never {},
+        Err(e) => fail_start(start, e),
+    }
+}
+
+/// `start` reads exec.fifo until it closes at execve: an error after the
+/// handshake goes there (and `start` prints it), and init exits.
+fn fail_start(mut start: std::fs::File, err: anyhow::Error) -> ! {
+    let _ = start.write_all(format!("E{err:#}").as_bytes());
+    // SAFETY: _exit ends this process without running the parent's atexit
+    // handlers or flushing its copied stdio buffers twice.
+    unsafe { libc::_exit(1) }
+}
+
+/// Just before the pivot: the parent runs prestart and createRuntime hooks
+/// in the runtime namespace, then init runs createContainer hooks here, in
+/// the container's namespaces (the pid they see is init's in its own pid
+/// namespace).
+fn container_hooks(cfg: &InitConfig, chan: &InitEnd) -> Result<()> {
+    let spec = &cfg.bundle.spec;
+    if super::wants_runtime_hooks(spec) {
+        chan.send(&ToParent::RunHooks)?;
+        chan.expect(ToInit::HooksDone)?;
+    }
+    let state = cfg
+        .state
+        .for_hook(Status::Creating, std::process::id() as i32);
+    hooks::run(
+        hooks::list(spec, Kind::CreateContainer),
+        Kind::CreateContainer,
+        &state,
+    )
 }
 
 /// First steps after the clone: name the stage, die with the parent until
@@ -221,8 +266,9 @@ fn switch_user(spec: &Spec, process: &Process) -> Result<()> {
 
 /// The environment of the program: process.env, plus HOME when it is
 /// missing (from the container's /etc/passwd, else "/"), as runc does.
-fn environment(process: &Process) -> Vec<String> {
+fn environment(process: &Process, extra: &[String]) -> Vec<String> {
     let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    env.extend_from_slice(extra);
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_of(process.user().uid())));
     }
@@ -300,17 +346,16 @@ fn finish_process(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Blocks until `nook start` opens exec.fifo for reading, then tells it that
-/// the container program is about to run. The fifo was opened O_PATH before
-/// the pivot; it is reopened for writing through /proc/self/fd.
-fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+/// Blocks until `nook start` opens exec.fifo for reading. The fifo was
+/// opened O_PATH before the pivot; it is reopened for writing through
+/// /proc/self/fd. The returned file is close-on-exec: `start` sees EOF once
+/// the program runs.
+fn wait_for_start(fifo: &OwnedFd) -> Result<std::fs::File> {
     let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
-    let mut f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .open(&path)
-        .context("open exec.fifo")?;
-    f.write_all(b"0").context("write exec.fifo")?;
-    Ok(())
+        .context("open exec.fifo")
 }
 
 fn exec(cfg: &InitConfig, process: &Process, program: &Path, env: &[String]) -> Result<Infallible> {

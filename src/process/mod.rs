@@ -43,4 +43,15 @@ pub struct InitConfig<'a> {
     pub preserve_fds: u32,
     /// The state-dir lock fd, which init closes first thing.
     pub lock_fd: RawFd,
+    /// Added to process.env (socket activation: LISTEN_FDS, LISTEN_PID).
+    pub extra_env: &'a [String],
+    /// The container's OCI state as at creation, for the hooks init runs.
+    pub state: &'a crate::container::state::OciState,
+}
+
+/// True when prestart or createRuntime hooks must run in the parent while
+/// init waits before its pivot.
+pub fn wants_runtime_hooks(spec: &oci_spec::runtime::Spec) -> bool {
+    use crate::hooks::{Kind, list};
+    !list(spec, Kind::Prestart).is_empty() || !list(spec, Kind::CreateRuntime).is_empty()
 }

@@ -9,7 +9,12 @@
 //!   place pid in v1 cgroups
 //!   CgroupsReady ─────────────────────────────▶ unshare cgroupns (if asked)
 //!                                              setns joined namespaces
-//!                                              rootfs, mounts, /dev, pivot
+//!                                              rootfs, mounts, /dev
+//!                                    ◀──────── RunHooks     (if any hooks)
+//!   prestart, createRuntime hooks
+//!   HooksDone ────────────────────────────────▶ createContainer hooks
+//!                                              pivot_root
+//!                                    ◀──────── Console + pty fd (terminal)
 //!                                              hostname, sysctl, paths
 //!                                              user, caps, rlimits, cwd
 //!                                    ◀──────── Ready        (or Error{msg})
@@ -17,8 +22,11 @@
 //!   Commit ───────────────────────────────────▶ clear PDEATHSIG
 //!                                    ◀──────── Committed
 //!   exit (create) / start (run)                open exec.fifo: blocks
-//!                                              until `start` reads it
-//!                                              execve(process.args)
+//!                                              until `start` opens it
+//!   nook start: reads exec.fifo until EOF      startContainer hooks
+//!                                              write "0" (or "E<error>")
+//!                                              execve: the fifo closes
+//!   poststart hooks
 //! ```
 //!
 //! Every wait on the init side ends with EOF if the parent dies, and init then
@@ -35,6 +43,8 @@ use serde::{Deserialize, Serialize};
 pub enum ToInit {
     /// The parent has placed init in all its cgroups.
     CgroupsReady,
+    /// The runtime-namespace hooks (prestart, createRuntime) have run.
+    HooksDone,
     /// The container is recorded as created: init may outlive the parent.
     Commit,
 }
@@ -44,6 +54,8 @@ pub enum ToInit {
 pub enum ToParent {
     /// Setup is done; init will block on exec.fifo once committed.
     Ready,
+    /// Mounts are done: run prestart and createRuntime hooks now.
+    RunHooks,
     /// The pty master follows in SCM_RIGHTS (process.terminal).
     Console,
     /// Init acknowledged Commit.

@@ -131,7 +131,14 @@ fn root_propagation(spec: &Spec) -> anyhow::Result<Option<MsFlags>> {
 }
 
 /// Runs in the container's new mount namespace, before pivot.
-pub fn prepare_rootfs(cfg: &RootfsConfig) -> anyhow::Result<()> {
+///
+/// `before_pivot` runs once the mounts and /dev are in place and the
+/// process still sees the host's filesystem: the point where runtime.md
+/// puts the createRuntime and createContainer hooks.
+pub fn prepare_rootfs(
+    cfg: &RootfsConfig,
+    before_pivot: &mut dyn FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     check_mount_label(cfg.spec)?;
     let requested = root_propagation(cfg.spec)?;
     let propagation = requested.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
@@ -149,6 +156,7 @@ pub fn prepare_rootfs(cfg: &RootfsConfig) -> anyhow::Result<()> {
     devices::setup_dev(&root, cfg)?;
     // Holding no fd into the old tree once it is gone.
     drop(root);
+    before_pivot()?;
     pivot::enter_root(cfg.rootfs, cfg.no_pivot)?;
     if let Some(flags) = requested {
         // The self-bind copied the old root's propagation; apply the asked one.
