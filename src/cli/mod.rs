@@ -53,6 +53,11 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
         Cli::command().print_help()?;
         return Ok(0);
     };
+    if matches!(command, Command::Create(_) | Command::Run { .. })
+        && !nix::unistd::geteuid().is_root()
+    {
+        bail!("nook must run as root: rootless containers are not supported yet");
+    }
     match command {
         Command::Create(a) => create::run(&root, &a).map(|_| 0),
         Command::Start { id } => start::run(&root, &id).map(|_| 0),
@@ -87,11 +92,7 @@ fn check_global(cli: &Cli) -> Result<()> {
     }
     match cli.rootless.as_str() {
         "auto" | "false" => {}
-        "true" => {
-            if !nix::unistd::geteuid().is_root() {
-                bail!("--rootless: rootless containers are not supported yet");
-            }
-        }
+        "true" => bail!("--rootless=true: rootless containers are not supported yet"),
         other => bail!("--rootless: invalid value {other:?} (true, false or auto)"),
     }
     Ok(())
