@@ -256,3 +256,32 @@ fn runc_flag_spellings_are_accepted() {
         nook.destroy(id, &bundle);
     }
 }
+
+#[test]
+fn rootless_mode_is_refused_clearly() {
+    if skip_unless_root() {
+        return;
+    }
+    let nook = Nook::new();
+    let bundle = Bundle::sh("true");
+    let id = nook.new_id();
+    let mut cmd = Command::new(nook_bin());
+    cmd.args(["--rootless=true", "--root", path_str(nook.root())])
+        .args(["run", "--bundle", bundle.path_str(), &id])
+        .stdin(Stdio::null());
+    let out = nook
+        .spawn_cmd(cmd)
+        .wait()
+        .expect_err(&["--rootless", "not supported yet"]);
+    assert_no_leftovers_after(&id, bundle.path(), nook.root(), &out.to_string());
+
+    // A non-root caller gets the same answer, before anything is created.
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(nook_bin())
+        .args(["--root", path_str(nook.root())])
+        .args(["run", "--bundle", bundle.path_str(), &id])
+        .stdin(Stdio::null());
+    let out = nook.spawn_cmd(cmd).wait().expect_err(&["must run as root"]);
+    assert_no_leftovers_after(&id, bundle.path(), nook.root(), &out.to_string());
+}
