@@ -96,6 +96,17 @@ pub fn run(hooks: &[Hook], kind: Kind, state: &str) -> Result<()> {
     Ok(())
 }
 
+/// Runs every hook of `kind`, each even if an earlier one failed, and only
+/// warns about failures: what runtime.md asks of poststop hooks.
+pub fn run_all_warn(hooks: &[Hook], kind: Kind, state: &str) {
+    for (i, h) in hooks.iter().enumerate() {
+        if let Err(e) = run_one(h, state) {
+            let path = h.path().display();
+            crate::logging::warn(&format!("hooks.{}[{i}] ({path}): {e:#}", kind.name()));
+        }
+    }
+}
+
 fn run_one(h: &Hook, state: &str) -> Result<()> {
     let args = h.args().clone().unwrap_or_default();
     let mut cmd = Command::new(h.path());

@@ -203,3 +203,55 @@ fn pidfd_readable(pidfd: &OwnedFd, timeout_ms: i32) -> bool {
     let r = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
     r > 0 && pfd.revents & libc::POLLIN != 0
 }
+
+#[test]
+fn socket_activation_fds_pass_only_when_listen_pid_is_nook() {
+    if skip_unless_root() {
+        return;
+    }
+    let nook = Nook::new();
+    let data = TempDir::new("listen");
+    let files: Vec<fs::File> = ["first", "second"]
+        .iter()
+        .map(|n| {
+            let p = data.path().join(n);
+            fs::write(&p, format!("listen fd {n}\n")).expect("write");
+            fs::File::open(&p).expect("open")
+        })
+        .collect();
+    let bundle = Bundle::sh(
+        "echo \"${LISTEN_FDS-unset} ${LISTEN_PID-unset}\"; \
+         cat <&3 2>/dev/null; cat <&4 2>/dev/null; echo fds:; ls /proc/$$/fd; true",
+    );
+    // `$$` of the wrapper shell is the pid nook gets, as exec keeps it;
+    // 1 is never nook (and is the pid the container sees LISTEN_PID as).
+    for (listen_pid, passed) in [("$$", true), ("1", false)] {
+        let id = nook.new_id();
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("LISTEN_PID={listen_pid} exec \"$0\" \"$@\""))
+            .arg(nook_bin())
+            .args(["--root", path_str(nook.root())])
+            .args(["run", "--bundle", bundle.path_str(), &id])
+            .env("LISTEN_FDS", "2")
+            .env_remove("LISTEN_FDNAMES");
+        with_fds(&mut cmd, &[&files[0], &files[1]]);
+        let out = nook.spawn_cmd(cmd).wait();
+        assert_no_leftovers_after(&id, bundle.path(), nook.root(), &out.to_string());
+        let out = out.expect_ok();
+        let (head, fds) = out
+            .stdout
+            .split_once("fds:\n")
+            .unwrap_or_else(|| panic!("no fd list:\n{out}"));
+        if passed {
+            assert_eq!(
+                head, "2 1\nlisten fd first\nlisten fd second\n",
+                "LISTEN_PID=nook: {out}"
+            );
+            assert_eq!(fd_numbers(fds), [0, 1, 2, 3, 4], "{out}");
+        } else {
+            assert_eq!(head, "unset unset\n", "LISTEN_PID=1 (not nook): {out}");
+            assert_eq!(fd_numbers(fds), [0, 1, 2], "{out}");
+        }
+    }
+}

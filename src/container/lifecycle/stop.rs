@@ -101,9 +101,7 @@ pub(super) fn destroy(c: &Container) -> Result<()> {
     // After the container is gone and before delete returns; a failure is
     // only a warning (runtime.md).
     let state = c.state.oci(Status::Stopped).for_hook(Status::Stopped, 0);
-    if let Err(e) = hooks::run(hooks_of(c, Kind::Poststop), Kind::Poststop, &state) {
-        logging::warn(&format!("{e:#}"));
-    }
+    hooks::run_all_warn(hooks_of(c, Kind::Poststop), Kind::Poststop, &state);
     Ok(())
 }
 
