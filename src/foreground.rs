@@ -74,19 +74,7 @@ pub fn supervise(
         if n < 0 {
             continue;
         }
-        if fds.len() > 1
-            && fds[1].revents != 0
-            && let Some(r) = relay.as_mut()
-            && !r.copy_out()
-        {
-            relay = None;
-        }
-        if fds.len() > 2
-            && fds[2].revents != 0
-            && let Some(r) = relay.as_mut()
-        {
-            r.copy_in();
-        }
+        // Signals first: a resize reaches the pty before input typed after it.
         if fds[0].revents != 0
             && let Some(code) = handle_signal(&signals, pid, pidfd, relay.as_ref())?
         {
@@ -104,6 +92,19 @@ pub fn supervise(
                 while r.copy_out() {}
             }
             return Ok(code);
+        }
+        if fds.len() > 1
+            && fds[1].revents != 0
+            && let Some(r) = relay.as_mut()
+            && !r.copy_out()
+        {
+            relay = None;
+        }
+        if fds.len() > 2
+            && fds[2].revents != 0
+            && let Some(r) = relay.as_mut()
+        {
+            r.copy_in();
         }
     }
 }

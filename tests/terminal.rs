@@ -111,7 +111,13 @@ fn foreground_run_relays_the_callers_terminal() {
     drop(cmd);
     drop(pty.slave);
 
-    write_all(&pty.master, b"stty size; exit 3\n");
+    // The size at start, then a resize (SIGWINCH to nook, which copies the
+    // new size to the container's pty) before the shell reads on.
+    write_all(&pty.master, b"stty size; read x; stty size; exit 3\n");
+    sleep(Duration::from_millis(500));
+    set_winsize(&pty.master, 50, 132);
+    sleep(Duration::from_millis(300));
+    write_all(&pty.master, b"go\n");
     let text = read_to_end(&pty.master, Duration::from_secs(30));
     let start = Instant::now();
     let status = loop {
@@ -129,6 +135,10 @@ fn foreground_run_relays_the_callers_terminal() {
     assert!(
         text.contains("33 101"),
         "the terminal size did not reach the container:\n{context}"
+    );
+    assert!(
+        text.contains("50 132"),
+        "the resize did not reach the container:\n{context}"
     );
     assert_eq!(status.code(), Some(3), "{context}");
     assert_no_leftovers_after(&id, bundle.path(), nook.root(), &context);
