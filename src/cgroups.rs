@@ -197,6 +197,10 @@ pub fn create(planned: &[PathBuf]) -> Result<()> {
 /// A new v1 cpuset cgroup starts with no cpus and mems, and a process cannot
 /// join it then (ENOSPC): copy both from the parent, as runc does.
 fn inherit_cpuset(dir: &Path) -> Result<()> {
+    // On v2 an empty cpuset.cpus already means "the parent's".
+    if is_v2_dir(dir) {
+        return Ok(());
+    }
     for file in ["cpuset.cpus", "cpuset.mems"] {
         let own = dir.join(file);
         let Ok(current) = fs::read_to_string(&own) else {
