@@ -7,6 +7,7 @@
 #   make test      fmt, clippy and the whole test suite (as root)
 #   make bench     time `run` of nook against runc and crun
 #   make conformance  the OCI runtime-spec conformance suite against nook (as root)
+#   make vm-test   smoke test on pure cgroup v2 in a QEMU guest (as root; tests/vm/)
 #   make man       regenerate man/ from the CLI definition
 #   make clean     remove build output
 
@@ -23,7 +24,7 @@ TEST_THREADS ?= 2
 
 # busybox-static: container rootfs for tests and demo; runc, crun: reference
 # runtimes; jq: bundle script; the rest: debugging and benchmarks.
-DEB_DEPS := busybox-static runc crun iproute2 strace jq hyperfine
+DEB_DEPS := busybox-static runc crun iproute2 strace jq hyperfine qemu-system-x86 xz-utils
 
 .PHONY: all build install deps demo test bench clean man
 
@@ -68,6 +69,7 @@ test: deps
 	mkdir -p target
 	$(CARGO) test --release --no-fail-fast -- --test-threads=$(TEST_THREADS) 2>&1 | tee target/test.log
 	conformance/run.sh --runtime $(NOOK) 2>&1 | tee -a target/test.log
+	tests/vm/run.sh --timeout 600 -- tests/vm/smoke.sh 2>&1 | tee -a target/test.log
 	@skips=$$(grep -c '^SKIP' target/test.log || true); \
 	echo "skipped cases: $$skips"; \
 	grep '^SKIP' target/test.log | sort | uniq -c || true
@@ -88,3 +90,11 @@ clean:
 conformance:
 	$(CARGO) build --release
 	conformance/run.sh --runtime $(NOOK)
+
+# nook on pure cgroup v2, in a throw-away QEMU guest (see tests/vm/README.md):
+# needs qemu-system-x86; the first run downloads a Debian kernel package into
+# target/vm-cache/.
+.PHONY: vm-test
+vm-test:
+	$(CARGO) build --release
+	tests/vm/run.sh --timeout 600 -- tests/vm/smoke.sh
