@@ -261,6 +261,10 @@ pub fn kill_all(dirs: &[PathBuf]) {
             let _ =
                 nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
         }
+        // Frozen tasks (v1) only die once thawed.
+        if is_frozen(dirs) {
+            let _ = freeze(dirs, false);
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -378,6 +382,68 @@ pub fn apply_devices(spec: &Spec, dirs: &[PathBuf]) -> Result<()> {
     }
     for rule in DEFAULT_DEVICE_RULES {
         write("devices.allow", rule)?;
+    }
+    Ok(())
+}
+
+/// The file that freezes the container's cgroup and the value that means
+/// frozen: the v1 freezer where the host has one, else v2's cgroup.freeze.
+fn freezer(dirs: &[PathBuf]) -> Option<(PathBuf, &'static str, &'static str)> {
+    if let Some(d) = dirs.iter().find(|d| d.join("freezer.state").exists()) {
+        return Some((d.join("freezer.state"), "FROZEN", "THAWED"));
+    }
+    dirs.iter()
+        .find(|d| d.join("cgroup.freeze").exists())
+        .map(|d| (d.join("cgroup.freeze"), "1", "0"))
+}
+
+/// Freezes (`on`) or thaws every process of the container and waits until
+/// the kernel reports it done.
+pub fn freeze(dirs: &[PathBuf], on: bool) -> Result<()> {
+    let Some((file, frozen, thawed)) = freezer(dirs) else {
+        bail!("the container's cgroups have no freezer (v1 freezer controller or cgroup v2)");
+    };
+    let want = if on { frozen } else { thawed };
+    let what = if on { "freeze" } else { "thaw" };
+    for _ in 0..1000 {
+        // v1 can stay FREEZING while tasks are busy; writing again retries.
+        fs::write(&file, want).with_context(|| format!("{what}: write {}", file.display()))?;
+        if frozen_state(&file)? == on {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    bail!("{what}: {} did not reach {want}", file.display())
+}
+
+/// Whether the freezer file says frozen (v2: cgroup.events "frozen 1").
+fn frozen_state(file: &Path) -> Result<bool> {
+    if file.ends_with("freezer.state") {
+        let s = fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?;
+        return Ok(s.trim() == "FROZEN");
+    }
+    let events = file.with_file_name("cgroup.events");
+    let s = fs::read_to_string(&events).with_context(|| format!("read {}", events.display()))?;
+    Ok(s.lines().any(|l| l == "frozen 1"))
+}
+
+/// Signals every process of the container without racing forks: freeze,
+/// signal, thaw (v1 and v2); SIGKILL on v2 goes through cgroup.kill.
+pub fn signal_all(dirs: &[PathBuf], sig: i32) -> Result<()> {
+    if sig == libc::SIGKILL
+        && let Some(d) = dirs.iter().find(|d| d.join("cgroup.kill").exists())
+        && freezer(dirs).is_some_and(|(f, _, _)| f.ends_with("cgroup.freeze"))
+    {
+        return fs::write(d.join("cgroup.kill"), "1")
+            .with_context(|| format!("write {}", d.join("cgroup.kill").display()));
+    }
+    let frozen = freeze(dirs, true).is_ok();
+    let signal = nix::sys::signal::Signal::try_from(sig).ok();
+    for pid in pids(dirs) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+    }
+    if frozen {
+        freeze(dirs, false)?;
     }
     Ok(())
 }

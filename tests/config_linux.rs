@@ -9,12 +9,9 @@ mod common;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
-
-const SETTLE: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------
 // Helpers

@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use common::*;
 
-const SETTLE: Duration = Duration::from_secs(10);
-
 /// The fd numbers in the shell's own /proc/PID/fd, listed by a child `ls`
 /// (so that ls's own directory fd is not among them). The trailing `true`
 /// keeps sh from exec'ing ls in its place.

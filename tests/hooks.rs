@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{Value, json};
 
-const SETTLE: Duration = Duration::from_secs(10);
-
 const KINDS: [&str; 6] = [
     "prestart",
     "createRuntime",

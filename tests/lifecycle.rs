@@ -10,8 +10,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-const SETTLE: Duration = Duration::from_secs(10);
-
 /// Poll until `state ID` succeeds and reports `running` (the container may
 /// not exist yet while a foreground `run` is still creating it).
 fn wait_running(nook: &Nook, id: &str) {

@@ -5,12 +5,9 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
-
-const SETTLE: Duration = Duration::from_secs(10);
 
 /// Replaces the namespace entry of type `typ` (or appends one) by `entry`;
 /// `None` removes it.

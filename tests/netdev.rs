@@ -11,12 +11,9 @@ mod common;
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
-
-const SETTLE: Duration = Duration::from_secs(10);
 
 static PAIRS: AtomicUsize = AtomicUsize::new(0);
 

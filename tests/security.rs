@@ -5,12 +5,9 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-
-const SETTLE: Duration = Duration::from_secs(10);
 
 /// The value of one `Key:` line of /proc/PID/status.
 fn status_field(pid: i32, key: &str) -> String {

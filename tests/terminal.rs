@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::json;
 
-const SETTLE: Duration = Duration::from_secs(10);
-
 /// A bundle running an interactive `sh` on a terminal.
 fn terminal_bundle() -> Bundle {
     let mut bundle = Bundle::new();

@@ -133,12 +133,20 @@ pub enum Command {
     },
     /// Run a process in a running container (not supported yet)
     Exec(Unsupported),
-    /// Pause all processes of a container (not supported yet)
-    Pause(Unsupported),
-    /// Resume a paused container (not supported yet)
-    Resume(Unsupported),
-    /// List the processes of a container (not supported yet)
-    Ps(Unsupported),
+    /// Pause all processes of a container (cgroup freezer)
+    Pause { id: String },
+    /// Resume a paused container
+    Resume { id: String },
+    /// List the processes of a container
+    Ps {
+        /// Output format: a `ps` table, or a JSON array of pids
+        #[arg(short = 'f', long, value_enum, default_value = "table")]
+        format: ListFormat,
+        id: String,
+        /// Arguments for ps(1) (default -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
     /// Update a container's resource limits (not supported yet)
     Update(Unsupported),
     /// Print container events and statistics (not supported yet)

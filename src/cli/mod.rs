@@ -8,6 +8,7 @@ mod kill;
 mod list;
 #[cfg(test)]
 mod man;
+mod ps;
 mod run;
 mod spec;
 mod start;
@@ -73,9 +74,13 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
         Command::List { format, quiet } => list::run(&root, format, quiet).map(|_| 0),
         Command::Spec { rootless, bundle } => spec::run(&bundle, rootless).map(|_| 0),
         Command::Exec(_) => bail!("nook exec is not supported yet"),
-        Command::Pause(_) => bail!("nook pause is not supported yet"),
-        Command::Resume(_) => bail!("nook resume is not supported yet"),
-        Command::Ps(_) => bail!("nook ps is not supported yet"),
+        Command::Pause { id } => nook::container::lifecycle::pause(&root, &id).map(|_| 0),
+        Command::Resume { id } => nook::container::lifecycle::resume(&root, &id).map(|_| 0),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps::run(&root, &id, format, &ps_args).map(|_| 0),
         Command::Update(_) => bail!("nook update is not supported yet"),
         Command::Events(_) => bail!("nook events is not supported yet"),
         Command::Features(_) => bail!("nook features is not supported yet"),

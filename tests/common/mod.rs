@@ -32,6 +32,8 @@ pub use leftovers::*;
 
 /// Upper bound for one runtime command; a hang fails the test instead of CI.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a container may take to settle into a new status.
+pub const SETTLE: Duration = Duration::from_secs(10);
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 

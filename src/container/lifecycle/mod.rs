@@ -3,10 +3,12 @@
 //! `process`, `rootfs` and `cgroups`.
 
 mod create;
+mod pause;
 mod start;
 mod stop;
 
 pub use create::{CreateOptions, Created, create};
+pub use pause::{pause, pids, resume};
 pub use start::{RunOptions, create_and_start, run, start};
 pub use stop::{delete, kill, state};
 

@@ -29,12 +29,7 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
         return Err(Error::NotRunning.into());
     }
     if all {
-        for pid in cgroups::pids(&c.state.cgroup_dirs) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::try_from(sig).ok(),
-            );
-        }
+        cgroups::signal_all(&c.state.cgroup_dirs, sig)?;
     }
     syscall::pidfd_send_signal(&pidfd, sig)
         .with_context(|| format!("send signal {sig} to container init"))
@@ -86,6 +81,10 @@ pub(super) fn destroy_with_kill(c: &Container) -> Result<()> {
         && c.state.init.alive()
     {
         let _ = syscall::pidfd_send_signal(&pidfd, libc::SIGKILL);
+        // A paused (v1-frozen) container only dies once thawed.
+        if cgroups::is_frozen(&c.state.cgroup_dirs) {
+            let _ = cgroups::freeze(&c.state.cgroup_dirs, false);
+        }
         syscall::pidfd_wait_exit(&pidfd, 5000);
     }
     cgroups::kill_all(&c.state.cgroup_dirs);
