@@ -156,6 +156,18 @@ default_container() {
         fail cgroup-dir "no cgroup below the root for pid '${pid:-?}' (path '${path:-?}')"
     fi
 
+    # pause and resume through cgroup.freeze.
+    if [ -n "$path" ] && [ "$path" != / ]; then
+        "$nook" --root "$state" pause "$id" >"$work/pause.out" 2>&1
+        check pause "frozen not 1 in $dir/cgroup.events: $(cat "$work/pause.out")" \
+            grep -qx 'frozen 1' "$dir/cgroup.events"
+        check pause-status "state is not paused" \
+            sh -c "'$nook' --root '$state' state '$id' | grep -q '\"paused\"'"
+        "$nook" --root "$state" resume "$id" >"$work/resume.out" 2>&1
+        check resume "frozen not 0 in $dir/cgroup.events: $(cat "$work/resume.out")" \
+            grep -qx 'frozen 0' "$dir/cgroup.events"
+    fi
+
     # Let the container exit; `run` then deletes it and its cgroup.
     touch "$bundle/rootfs/tmp/stop"
     wait "$run_pid" || rc=$?
