@@ -24,6 +24,9 @@ pub struct Bundle {
 pub struct Extra {
     /// `linux.memoryPolicy` (oci-spec 0.10 lacks MPOL_LOCAL).
     pub memory_policy: Option<crate::procattr::MemoryPolicy>,
+    /// `linux.resources.pids.limit`, None when absent (oci-spec reads an
+    /// absent limit as 0, which is a real limit since runtime-spec 1.3).
+    pub pids_limit: Option<i64>,
 }
 
 /// Loads and validates `<bundle>/config.json`.
@@ -63,7 +66,12 @@ pub fn parse_full(data: &[u8]) -> Result<(Spec, Extra)> {
         .context("config.json: ociVersion is missing")?;
     check_version(version)?;
     crate::capabilities::drop_unknown(&mut value);
-    let mut extra = Extra::default();
+    let mut extra = Extra {
+        pids_limit: value
+            .pointer("/linux/resources")
+            .and_then(crate::cgroups::resources::raw_pids_limit),
+        ..Extra::default()
+    };
     if let Some(p) = value
         .get_mut("linux")
         .and_then(|l| l.as_object_mut())
@@ -228,7 +236,7 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
         {
             bail!("linux.mountLabel is set but SELinux is not enabled on this host");
         }
-        crate::cgroups::validate_resources(l.resources().as_ref())?;
+        crate::cgroups::validate_resources(l.resources().as_ref(), None)?;
     }
     Ok(())
 }

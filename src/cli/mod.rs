@@ -13,6 +13,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use anyhow::{Result, bail};
 use clap::Parser;
@@ -81,7 +82,7 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
             id,
             ps_args,
         } => ps::run(&root, &id, format, &ps_args).map(|_| 0),
-        Command::Update(_) => bail!("nook update is not supported yet"),
+        Command::Update(a) => update::run(&root, &a).map(|_| 0),
         Command::Events(_) => bail!("nook events is not supported yet"),
         Command::Features(_) => bail!("nook features is not supported yet"),
         Command::Checkpoint(_) | Command::Restore(_) => {

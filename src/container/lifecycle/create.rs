@@ -130,6 +130,15 @@ fn build(
     c.save()?;
     cgroups::create(&c.state.cgroup_created)?;
     cgroups::apply_devices(&bundle.spec, &c.state.cgroup_dirs)?;
+    // Limits are in place before any process joins the cgroups.
+    if let Some(r) = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+    {
+        cgroups::apply_resources(r, bundle.extra.pids_limit, &c.state.cgroup_dirs)?;
+    }
     make_exec_fifo(&c.dir)?;
     let base = c.state.oci(Status::Creating);
     let cfg = InitConfig {

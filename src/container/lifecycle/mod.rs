@@ -6,11 +6,13 @@ mod create;
 mod pause;
 mod start;
 mod stop;
+mod update;
 
 pub use create::{CreateOptions, Created, create};
 pub use pause::{pause, pids, resume};
 pub use start::{RunOptions, create_and_start, run, start};
 pub use stop::{delete, kill, state};
+pub use update::update;
 
 use super::Container;
 use crate::hooks::Kind;

@@ -11,6 +11,8 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+
+pub mod resources;
 use oci_spec::runtime::{LinuxResources, Spec};
 
 /// One mounted cgroup hierarchy of the host.
@@ -289,28 +291,115 @@ pub fn remove(created: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-/// Resource fields that the cgroup layer cannot apply yet fail clearly.
-pub fn validate_resources(r: Option<&LinuxResources>) -> Result<()> {
-    let Some(r) = r else { return Ok(()) };
-    let checks = [
-        (r.memory().is_some(), "memory"),
-        (r.cpu().is_some(), "cpu"),
-        (r.pids().is_some(), "pids"),
-        (r.block_io().is_some(), "blockIO"),
-        (
-            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
-            "hugepageLimits",
-        ),
-        (r.network().is_some(), "network"),
-        (r.rdma().as_ref().is_some_and(|h| !h.is_empty()), "rdma"),
-        (
-            r.unified().as_ref().is_some_and(|h| !h.is_empty()),
-            "unified",
-        ),
-    ];
-    for (set, field) in checks {
-        if set {
-            bail!("linux.resources.{field} is not supported yet");
+/// The cgroup interface that resources are written for on this host: v2
+/// only on a pure cgroup v2 host (a hybrid host keeps its controllers in v1).
+pub fn host_version() -> Result<resources::Version> {
+    let any_v1 = hierarchies()?.iter().any(|h| !h.is_v2());
+    Ok(if any_v1 {
+        resources::Version::V1
+    } else {
+        resources::Version::V2
+    })
+}
+
+/// Checks the resources against this host before any fork: the same plan
+/// that `apply_resources` writes.
+pub fn validate_resources(r: Option<&LinuxResources>, pids_limit: Option<i64>) -> Result<()> {
+    match r {
+        Some(r) => resources::plan(r, pids_limit, host_version()?).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// Writes the resources into the container's cgroups (at create, before
+/// any process is there, and for `update`).
+pub fn apply_resources(
+    r: &LinuxResources,
+    pids_limit: Option<i64>,
+    dirs: &[PathBuf],
+) -> Result<()> {
+    let hier = hierarchies()?;
+    let version = host_version()?;
+    let writes = resources::plan(r, pids_limit, version)?;
+    let mut i = 0;
+    while i < writes.len() {
+        let wr = &writes[i];
+        let dir = controller_dir(&hier, dirs, wr.controller, version)
+            .with_context(|| wr.field.to_string())?;
+        if version == resources::Version::V2 {
+            enable_v2_controller(&hier, &dir, wr.controller)
+                .with_context(|| wr.field.to_string())?;
+        }
+        match write_file(&dir, wr) {
+            // v1 keeps memsw >= limit at every step: raising both means
+            // memsw first. Retry the pair in the other order.
+            Err(e)
+                if wr.file == "memory.limit_in_bytes"
+                    && writes
+                        .get(i + 1)
+                        .is_some_and(|n| n.file == "memory.memsw.limit_in_bytes") =>
+            {
+                let next = &writes[i + 1];
+                write_file(&dir, next)?;
+                write_file(&dir, wr).map_err(|_| e)?;
+                i += 1;
+            }
+            r => r?,
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+fn write_file(dir: &Path, wr: &resources::Write) -> Result<()> {
+    let path = dir.join(&wr.file);
+    fs::write(&path, &wr.value)
+        .with_context(|| format!("{}: write {:?} to {}", wr.field, wr.value, path.display()))
+}
+
+/// The container's directory that holds `controller`'s files.
+fn controller_dir(
+    hier: &[Hierarchy],
+    dirs: &[PathBuf],
+    controller: &str,
+    v: resources::Version,
+) -> Result<PathBuf> {
+    let owner = hier.iter().find(|h| match v {
+        resources::Version::V1 => h.controllers.split(',').any(|c| c == controller),
+        resources::Version::V2 => h.is_v2(),
+    });
+    let Some(h) = owner else {
+        bail!("this host has no {controller} cgroup controller");
+    };
+    let dir = dirs.iter().find(|d| d.starts_with(&h.mount)).cloned();
+    dir.with_context(|| format!("the container has no cgroup in the {controller} hierarchy"))
+}
+
+/// On v2 a controller's files exist in a cgroup only when every ancestor
+/// enables it for its children: enable it where it is missing, from the top.
+fn enable_v2_controller(hier: &[Hierarchy], dir: &Path, controller: &str) -> Result<()> {
+    let Some(h) = hier.iter().find(|h| h.is_v2() && dir.starts_with(&h.mount)) else {
+        return Ok(());
+    };
+    let mut chain: Vec<&Path> = dir
+        .ancestors()
+        .skip(1)
+        .take_while(|a| a.starts_with(&h.mount))
+        .collect();
+    chain.reverse();
+    for a in chain {
+        let available = fs::read_to_string(a.join("cgroup.controllers")).unwrap_or_default();
+        if !available.split_whitespace().any(|c| c == controller) {
+            bail!(
+                "the {controller} controller is not available in {}",
+                a.display()
+            );
+        }
+        let enabled = fs::read_to_string(a.join("cgroup.subtree_control")).unwrap_or_default();
+        if !enabled.split_whitespace().any(|c| c == controller) {
+            let file = a.join("cgroup.subtree_control");
+            fs::write(&file, format!("+{controller}"))
+                .with_context(|| format!("enable {controller} in {}", file.display()))?;
         }
     }
     Ok(())
