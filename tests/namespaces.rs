@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
 use common::*;
 use serde_json::{Value, json};
 
@@ -81,56 +79,6 @@ fn time_namespace_applies_time_offsets() {
     );
 }
 
-/// A named network namespace (`ip netns add`), deleted on drop.
-struct NetNs {
-    name: String,
-}
-
-impl NetNs {
-    fn new() -> NetNs {
-        let name = unique_name();
-        ip(&["netns", "add", &name]);
-        NetNs { name }
-    }
-
-    fn path(&self) -> String {
-        format!("/var/run/netns/{}", self.name)
-    }
-}
-
-impl Drop for NetNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .stdin(Stdio::null())
-            .output();
-    }
-}
-
-fn try_ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run ip (iproute2)")
-        .success()
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ip (iproute2)");
-    assert!(
-        out.status.success(),
-        "ip {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn network_namespace_is_joined_by_path() {
     if skip_unless_root() {
@@ -139,8 +87,8 @@ fn network_namespace_is_joined_by_path() {
     let ns = NetNs::new();
     // A dummy link; kernels built without the dummy driver get a bridge
     // of the same name instead (any link that only this netns has will do).
-    let add = |kind| ["-n", &ns.name, "link", "add", "nookdummy0", "type", kind];
-    if !try_ip(&add("dummy")) {
+    let add = |kind| ["-n", ns.name(), "link", "add", "nookdummy0", "type", kind];
+    if !ip_ok(&add("dummy")) {
         ip(&add("bridge"));
     }
     let nook = Nook::new();

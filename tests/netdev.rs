@@ -9,39 +9,13 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
 use serde_json::{Value, json};
 
 static PAIRS: AtomicUsize = AtomicUsize::new(0);
-
-fn ip_ok(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run ip (iproute2)")
-        .success()
-}
-
-/// `ip ARGS`, which must succeed; returns stdout.
-fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ip (iproute2)");
-    assert!(
-        out.status.success(),
-        "ip {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A veth pair on the host: `a` (with `addr`) is for the container, `b`
 /// stays. Both ends are deleted on drop, whatever the test did: deleting
@@ -117,29 +91,6 @@ impl Bridge {
 impl Drop for Bridge {
     fn drop(&mut self) {
         let _ = ip_ok(&["link", "del", "dev", &self.name]);
-    }
-}
-
-/// A named network namespace (`ip netns add`), deleted on drop.
-struct NetNs {
-    name: String,
-}
-
-impl NetNs {
-    fn new() -> NetNs {
-        let name = unique_name();
-        ip(&["netns", "add", &name]);
-        NetNs { name }
-    }
-
-    fn path(&self) -> String {
-        format!("/var/run/netns/{}", self.name)
-    }
-}
-
-impl Drop for NetNs {
-    fn drop(&mut self) {
-        let _ = ip_ok(&["netns", "del", &self.name]);
     }
 }
 
@@ -274,7 +225,7 @@ fn joined_network_namespace_keeps_the_device() {
     let out = nook.run_bundle(&bundle).expect_ok();
     assert!(out.stdout.contains(&veth.addr), "{out}");
     // The namespace's owner, not nook, decides what happens to it next.
-    let there = ip(&["-n", &ns.name, "-o", "addr", "show", "dev", "ctr0"]);
+    let there = ip(&["-n", ns.name(), "-o", "addr", "show", "dev", "ctr0"]);
     assert!(there.contains(&veth.addr), "{there}");
 }
 

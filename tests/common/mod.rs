@@ -14,6 +14,7 @@
 mod bundle;
 mod fdpass;
 mod leftovers;
+mod net;
 
 use std::fs;
 use std::io::Write;
@@ -29,6 +30,8 @@ pub use bundle::*;
 #[allow(unused_imports)]
 pub use fdpass::*;
 pub use leftovers::*;
+#[allow(unused_imports)]
+pub use net::*;
 
 /// Upper bound for one runtime command; a hang fails the test instead of CI.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);
