@@ -75,6 +75,9 @@ stage1() {
 
     # The repo, read-write at the same path as on the host. cache=mmap:
     # shared writable mmap (e.g. cargo, linkers) needs it.
+    # Its mount point may sit on one of the fresh tmpfs above (a clone under
+    # /tmp, say), so make it first.
+    mkdir -p "/newroot$WORKDIR"
     mnt -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=mmap work "/newroot$WORKDIR"
 
     # Stage 2 runs in the new root and needs busybox and this script there;
