@@ -302,13 +302,53 @@ pub fn host_version() -> Result<resources::Version> {
     })
 }
 
+/// The interface hugetlb is written through: v2 on a hybrid host whose v1
+/// hierarchies lack it but whose cgroup2 mount has it (runc fails there).
+fn hugetlb_version(hier: &[Hierarchy], main: resources::Version) -> resources::Version {
+    let in_v1 = hier
+        .iter()
+        .any(|h| h.controllers.split(',').any(|c| c == "hugetlb"));
+    let in_v2 = hier.iter().filter(|h| h.is_v2()).any(|h| {
+        fs::read_to_string(h.mount.join("cgroup.controllers"))
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "hugetlb"))
+    });
+    if main == resources::Version::V1 && !in_v1 && in_v2 {
+        resources::Version::V2
+    } else {
+        main
+    }
+}
+
 /// Checks the resources against this host before any fork: the same plan
 /// that `apply_resources` writes.
 pub fn validate_resources(r: Option<&LinuxResources>, pids_limit: Option<i64>) -> Result<()> {
-    match r {
-        Some(r) => resources::plan(r, pids_limit, host_version()?).map(|_| ()),
-        None => Ok(()),
+    let Some(r) = r else { return Ok(()) };
+    let hier = hierarchies()?;
+    let v = host_version()?;
+    let huge = hugetlb_version(&hier, v);
+    for wr in resources::plan_layout(r, pids_limit, v, huge)? {
+        let version = if wr.controller == "hugetlb" { huge } else { v };
+        if !host_has(&hier, wr.controller, version) {
+            bail!(
+                "{}: this host has no {} cgroup controller",
+                wr.field,
+                wr.controller
+            );
+        }
     }
+    Ok(())
+}
+
+/// Whether the host has `controller` on the interface it is written through.
+fn host_has(hier: &[Hierarchy], controller: &str, v: resources::Version) -> bool {
+    hier.iter().any(|h| match v {
+        resources::Version::V1 => h.controllers.split(',').any(|c| c == controller),
+        resources::Version::V2 => {
+            h.is_v2()
+                && fs::read_to_string(h.mount.join("cgroup.controllers"))
+                    .is_ok_and(|c| c.split_whitespace().any(|c| c == controller))
+        }
+    })
 }
 
 /// Writes the resources into the container's cgroups (at create, before
@@ -319,16 +359,26 @@ pub fn apply_resources(
     dirs: &[PathBuf],
 ) -> Result<()> {
     let hier = hierarchies()?;
-    let version = host_version()?;
-    let writes = resources::plan(r, pids_limit, version)?;
+    let main = host_version()?;
+    let huge = hugetlb_version(&hier, main);
+    let writes = resources::plan_layout(r, pids_limit, main, huge)?;
     let mut i = 0;
     while i < writes.len() {
         let wr = &writes[i];
+        let version = if wr.controller == "hugetlb" {
+            huge
+        } else {
+            main
+        };
         let dir = controller_dir(&hier, dirs, wr.controller, version)
             .with_context(|| wr.field.to_string())?;
         if version == resources::Version::V2 {
             enable_v2_controller(&hier, &dir, wr.controller)
                 .with_context(|| wr.field.to_string())?;
+        }
+        if wr.optional && !dir.join(&wr.file).exists() {
+            i += 1;
+            continue;
         }
         match write_file(&dir, wr) {
             // v1 keeps memsw >= limit at every step: raising both means
@@ -353,6 +403,14 @@ pub fn apply_resources(
 
 fn write_file(dir: &Path, wr: &resources::Write) -> Result<()> {
     let path = dir.join(&wr.file);
+    if !path.exists() {
+        bail!(
+            "{}: this host's {} controller has no {}",
+            wr.field,
+            wr.controller,
+            wr.file
+        );
+    }
     fs::write(&path, &wr.value)
         .with_context(|| format!("{}: write {:?} to {}", wr.field, wr.value, path.display()))
 }

@@ -7,7 +7,10 @@
 //! memory+swap total) → memory.swap.max (swap only), -1 → "max".
 
 use anyhow::{Result, bail};
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxResources,
+    LinuxThrottleDevice,
+};
 
 /// Which cgroup interface the files are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub struct Write {
     pub file: String,
     pub value: String,
     pub field: &'static str,
+    /// Skipped when the kernel has no such file (e.g. hugetlb rsvd files).
+    pub optional: bool,
 }
 
 fn w(controller: &'static str, file: &str, value: impl ToString, field: &'static str) -> Write {
@@ -32,6 +37,7 @@ fn w(controller: &'static str, file: &str, value: impl ToString, field: &'static
         file: file.to_string(),
         value: value.to_string(),
         field,
+        optional: false,
     }
 }
 
@@ -39,7 +45,17 @@ fn w(controller: &'static str, file: &str, value: impl ToString, field: &'static
 /// `pids_limit` is read from the raw config: oci-spec cannot tell an absent
 /// limit (leave it alone) from 0 (a real zero limit).
 pub fn plan(r: &LinuxResources, pids_limit: Option<i64>, v: Version) -> Result<Vec<Write>> {
-    refuse_unsupported(r)?;
+    plan_layout(r, pids_limit, v, v)
+}
+
+/// As `plan`, with hugetlb on its own interface: on a hybrid host it lives
+/// in the v2 hierarchy while the other controllers are v1.
+pub fn plan_layout(
+    r: &LinuxResources,
+    pids_limit: Option<i64>,
+    v: Version,
+    hugetlb_v: Version,
+) -> Result<Vec<Write>> {
     let mut out = Vec::new();
     if let Some(m) = r.memory() {
         match v {
@@ -62,28 +78,220 @@ pub fn plan(r: &LinuxResources, pids_limit: Option<i64>, v: Version) -> Result<V
         };
         out.push(w("pids", "pids.max", value, "linux.resources.pids.limit"));
     }
+    if let Some(b) = r.block_io() {
+        match v {
+            Version::V1 => block_io_v1(b, &mut out),
+            Version::V2 => block_io_v2(b, &mut out),
+        }
+    }
+    for h in r.hugepage_limits().iter().flatten() {
+        hugetlb(h, hugetlb_v, &mut out)?;
+    }
+    if let Some(n) = r.network() {
+        network(n, v, &mut out)?;
+    }
+    let mut rdma: Vec<_> = r.rdma().iter().flatten().collect();
+    rdma.sort_by(|a, b| a.0.cmp(b.0));
+    for (dev, lim) in rdma {
+        let mut parts = vec![dev.clone()];
+        if let Some(h) = lim.hca_handles() {
+            parts.push(format!("hca_handle={h}"));
+        }
+        if let Some(o) = lim.hca_objects() {
+            parts.push(format!("hca_object={o}"));
+        }
+        out.push(w(
+            "rdma",
+            "rdma.max",
+            parts.join(" "),
+            "linux.resources.rdma",
+        ));
+    }
+    unified(r, v, &mut out)?;
     Ok(out)
 }
 
-/// Resource kinds that nook cannot apply yet fail clearly.
-fn refuse_unsupported(r: &LinuxResources) -> Result<()> {
-    let checks = [
-        (r.block_io().is_some(), "blockIO"),
-        (
-            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
-            "hugepageLimits",
-        ),
-        (r.network().is_some(), "network"),
-        (r.rdma().as_ref().is_some_and(|h| !h.is_empty()), "rdma"),
-        (
-            r.unified().as_ref().is_some_and(|h| !h.is_empty()),
-            "unified",
-        ),
-    ];
-    for (set, field) in checks {
-        if set {
-            bail!("linux.resources.{field} is not supported yet");
+fn dev(major: i64, minor: i64) -> String {
+    format!("{major}:{minor}")
+}
+
+fn block_io_v1(b: &LinuxBlockIo, out: &mut Vec<Write>) {
+    if let Some(wt) = b.weight() {
+        out.push(w(
+            "blkio",
+            "blkio.weight",
+            wt,
+            "linux.resources.blockIO.weight",
+        ));
+    }
+    if let Some(lw) = b.leaf_weight() {
+        out.push(w(
+            "blkio",
+            "blkio.leaf_weight",
+            lw,
+            "linux.resources.blockIO.leafWeight",
+        ));
+    }
+    for d in b.weight_device().iter().flatten() {
+        let field = "linux.resources.blockIO.weightDevice";
+        if let Some(wt) = d.weight() {
+            let v = format!("{} {wt}", dev(d.major(), d.minor()));
+            out.push(w("blkio", "blkio.weight_device", v, field));
         }
+        if let Some(lw) = d.leaf_weight() {
+            let v = format!("{} {lw}", dev(d.major(), d.minor()));
+            out.push(w("blkio", "blkio.leaf_weight_device", v, field));
+        }
+    }
+    for (list, file, field) in throttles(b) {
+        for t in list {
+            let v = format!("{} {}", dev(t.major(), t.minor()), t.rate());
+            out.push(w("blkio", &format!("blkio.throttle.{file}"), v, field));
+        }
+    }
+}
+
+fn list(v: &Option<Vec<LinuxThrottleDevice>>) -> &[LinuxThrottleDevice] {
+    v.as_deref().unwrap_or_default()
+}
+
+/// The four throttle lists with their v1 file suffix and config field.
+fn throttles(b: &LinuxBlockIo) -> [(&[LinuxThrottleDevice], &'static str, &'static str); 4] {
+    [
+        (
+            list(b.throttle_read_bps_device()),
+            "read_bps_device",
+            "linux.resources.blockIO.throttleReadBpsDevice",
+        ),
+        (
+            list(b.throttle_write_bps_device()),
+            "write_bps_device",
+            "linux.resources.blockIO.throttleWriteBpsDevice",
+        ),
+        (
+            list(b.throttle_read_iops_device()),
+            "read_iops_device",
+            "linux.resources.blockIO.throttleReadIOPSDevice",
+        ),
+        (
+            list(b.throttle_write_iops_device()),
+            "write_iops_device",
+            "linux.resources.blockIO.throttleWriteIOPSDevice",
+        ),
+    ]
+}
+
+/// blkio weight (10..1000) to io.weight (1..10000), as runc converts it.
+pub fn blkio_weight_to_io(weight: u16) -> u64 {
+    if weight == 0 {
+        return 0;
+    }
+    1 + (u64::from(weight.clamp(10, 1000)) - 10) * 9999 / 990
+}
+
+fn block_io_v2(b: &LinuxBlockIo, out: &mut Vec<Write>) {
+    if let Some(wt) = b.weight().filter(|w| *w > 0) {
+        let v = format!("default {}", blkio_weight_to_io(wt));
+        out.push(w("io", "io.weight", v, "linux.resources.blockIO.weight"));
+    }
+    for d in b.weight_device().iter().flatten() {
+        if let Some(wt) = d.weight().filter(|w| *w > 0) {
+            let v = format!("{} {}", dev(d.major(), d.minor()), blkio_weight_to_io(wt));
+            out.push(w(
+                "io",
+                "io.weight",
+                v,
+                "linux.resources.blockIO.weightDevice",
+            ));
+        }
+    }
+    let keys = ["rbps", "wbps", "riops", "wiops"];
+    for ((list, _, field), key) in throttles(b).into_iter().zip(keys) {
+        for t in list {
+            let v = format!("{} {key}={}", dev(t.major(), t.minor()), t.rate());
+            out.push(w("io", "io.max", v, field));
+        }
+    }
+}
+
+fn hugetlb(h: &LinuxHugepageLimit, v: Version, out: &mut Vec<Write>) -> Result<()> {
+    let size = h.page_size();
+    let f = "linux.resources.hugepageLimits";
+    if size.is_empty() || !size.chars().all(|c| c.is_ascii_alphanumeric()) {
+        bail!("{f} pageSize {size:?} is not a size like 2MB");
+    }
+    match v {
+        Version::V1 => {
+            let file = format!("hugetlb.{size}.limit_in_bytes");
+            out.push(w("hugetlb", &file, h.limit(), f));
+        }
+        Version::V2 => {
+            let limit = limit_value(h.limit(), f, "max")?;
+            out.push(w("hugetlb", &format!("hugetlb.{size}.max"), &limit, f));
+            // Reservations are limited too where the kernel accounts them.
+            let mut rsvd = w("hugetlb", &format!("hugetlb.{size}.rsvd.max"), limit, f);
+            rsvd.optional = true;
+            out.push(rsvd);
+        }
+    }
+    Ok(())
+}
+
+fn network(n: &LinuxNetwork, v: Version, out: &mut Vec<Write>) -> Result<()> {
+    if v == Version::V2 {
+        bail!("linux.resources.network has no cgroup v2 equivalent (net_cls and net_prio are v1)");
+    }
+    if let Some(id) = n.class_id() {
+        out.push(w(
+            "net_cls",
+            "net_cls.classid",
+            id,
+            "linux.resources.network.classID",
+        ));
+    }
+    for p in n.priorities().iter().flatten() {
+        let v = format!("{} {}", p.name(), p.priority());
+        out.push(w(
+            "net_prio",
+            "net_prio.ifpriomap",
+            v,
+            "linux.resources.network.priorities",
+        ));
+    }
+    Ok(())
+}
+
+/// `unified`: cgroup v2 files by name, written as given after the
+/// structured fields (so they override them, as runc does).
+fn unified(r: &LinuxResources, v: Version, out: &mut Vec<Write>) -> Result<()> {
+    let Some(map) = r.unified().as_ref().filter(|m| !m.is_empty()) else {
+        return Ok(());
+    };
+    if v == Version::V1 {
+        bail!("linux.resources.unified needs a cgroup v2 host");
+    }
+    let mut keys: Vec<_> = map.iter().collect();
+    keys.sort();
+    for (k, val) in keys {
+        let ctrl = k.split_once('.').map(|(c, _)| c).unwrap_or("");
+        if k.contains('/') || ctrl.is_empty() {
+            bail!("linux.resources.unified key {k:?} is not a cgroup file name");
+        }
+        let controller: &'static str = match ctrl {
+            "memory" => "memory",
+            "cpu" => "cpu",
+            "cpuset" => "cpuset",
+            "io" => "io",
+            "pids" => "pids",
+            "hugetlb" => "hugetlb",
+            "rdma" => "rdma",
+            "misc" => "misc",
+            "cgroup" => {
+                bail!("linux.resources.unified key {k:?}: cgroup core files are not settable")
+            }
+            other => bail!("linux.resources.unified key {k:?}: unknown controller {other:?}"),
+        };
+        out.push(w(controller, k, val, "linux.resources.unified"));
     }
     Ok(())
 }
@@ -426,6 +634,62 @@ mod tests {
         assert!(plan(&rt, None, Version::V2).is_err());
         let p = res(serde_json::json!({"cpu": {"period": 0}}));
         assert!(plan(&p, None, Version::V1).is_err());
+    }
+
+    #[test]
+    fn block_io_hugetlb_network_rdma_unified() {
+        let r = res(serde_json::json!({
+            "blockIO": {"weight": 500, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 100}],
+                        "weightDevice": [{"major": 8, "minor": 0, "weight": 10}]},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 1048576}],
+            "rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 1000}}
+        }));
+        assert_eq!(
+            files(&plan(&r, None, Version::V1).unwrap()),
+            vec![
+                pair("blkio.weight", "500"),
+                pair("blkio.weight_device", "8:0 10"),
+                pair("blkio.throttle.read_bps_device", "8:0 100"),
+                pair("hugetlb.2MB.limit_in_bytes", "1048576"),
+                pair("rdma.max", "mlx5_1 hca_handle=3 hca_object=1000")
+            ]
+        );
+        let v2 = plan(&r, None, Version::V2).unwrap();
+        assert_eq!(
+            files(&v2),
+            vec![
+                pair("io.weight", "default 4950"),
+                pair("io.weight", "8:0 1"),
+                pair("io.max", "8:0 rbps=100"),
+                pair("hugetlb.2MB.max", "1048576"),
+                pair("hugetlb.2MB.rsvd.max", "1048576"),
+                pair("rdma.max", "mlx5_1 hca_handle=3 hca_object=1000")
+            ]
+        );
+        assert!(v2[4].optional);
+        let net = res(
+            serde_json::json!({"network": {"classID": 7, "priorities": [{"name": "eth0", "priority": 3}]}}),
+        );
+        assert_eq!(
+            files(&plan(&net, None, Version::V1).unwrap()),
+            vec![
+                pair("net_cls.classid", "7"),
+                pair("net_prio.ifpriomap", "eth0 3")
+            ]
+        );
+        assert!(plan(&net, None, Version::V2).is_err());
+        let uni = res(serde_json::json!({"unified": {"memory.high": "1000", "cpu.weight": "7"}}));
+        assert_eq!(
+            files(&plan(&uni, None, Version::V2).unwrap()),
+            vec![pair("cpu.weight", "7"), pair("memory.high", "1000")]
+        );
+        assert!(plan(&uni, None, Version::V1).is_err());
+        let bad = res(serde_json::json!({"unified": {"../x": "1"}}));
+        assert!(plan(&bad, None, Version::V2).is_err());
+        let core = res(serde_json::json!({"unified": {"cgroup.procs": "1"}}));
+        assert!(plan(&core, None, Version::V2).is_err());
+        assert_eq!(blkio_weight_to_io(10), 1);
+        assert_eq!(blkio_weight_to_io(1000), 10000);
     }
 
     #[test]

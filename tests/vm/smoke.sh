@@ -196,7 +196,29 @@ limits_container() {
         test "$rc" = 0 -a "$(grep -v 'level=' "$out" | tr '\n' ' ')" = "$mem_limit $pids_limit "
 }
 
+# blockIO throttles on the guest's test disk and a 2MB hugepage limit,
+# read back inside the container (io.max, hugetlb.2MB.max).
+io_hugetlb_container() {
+    local out=$work/io.out rc=0 majmin=${NOOK_VM_BLOCKDEV_MAJMIN:-}
+    if [ -z "$majmin" ]; then
+        skip io-hugetlb "no test block device in this guest"
+        return
+    fi
+    set_config 'cat /sys/fs/cgroup/io.max /sys/fs/cgroup/hugetlb.2MB.max' \
+        --argjson maj "${majmin%%:*}" --argjson min "${majmin##*:}" \
+        '.linux.resources.blockIO = {throttleWriteBpsDevice: [{major: $maj, minor: $min, rate: 1048576}]}
+         | .linux.resources.hugepageLimits = [{pageSize: "2MB", limit: 4194304}]'
+    timeout "$step_timeout" "$nook" --root "$state" run --bundle "$bundle" "$id-io" \
+        >"$out" 2>&1 || rc=$?
+    echo "--- io/hugetlb container"
+    cat "$out"
+    check io-max "want '$majmin rbps=max wbps=1048576 ...' in io.max, exit 0; got exit $rc" \
+        grep -q "^$majmin rbps=max wbps=1048576" "$out"
+    check hugetlb-max "want hugetlb.2MB.max 4194304" grep -qx 4194304 "$out"
+}
+
 make_bundle || finish
 default_container
 limits_container
+io_hugetlb_container
 finish
