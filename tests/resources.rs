@@ -561,3 +561,38 @@ fn update_of_a_stopped_or_unknown_container_fails() {
     nook.run(&["delete", &id]).expect_ok();
     assert_no_leftovers(&id, bundle.path(), nook.root());
 }
+
+#[test]
+fn block_io_throttles_are_written_to_the_v1_files() {
+    if skip_unless_root() {
+        return;
+    }
+    // The device of the filesystem under the test: a real block device here.
+    let meta = fs::metadata("/").expect("stat /");
+    let rdev = std::os::linux::fs::MetadataExt::st_dev(&meta);
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    if !Path::new(&format!("/sys/dev/block/{major}:{minor}")).exists() {
+        skip("/ is not on a block device here");
+        return;
+    }
+    let nook = Nook::new();
+    let bundle = bundle_with(
+        "sleep 100",
+        json!({"blockIO": {
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]
+        }}),
+    );
+    let (id, pid) = start(&nook, &bundle);
+    let dir = cgroup_dir(pid, "blkio");
+    assert_eq!(
+        cg(&dir, "blkio.throttle.read_bps_device"),
+        format!("{major}:{minor} 1048576")
+    );
+    assert_eq!(
+        cg(&dir, "blkio.throttle.write_iops_device"),
+        format!("{major}:{minor} 100")
+    );
+    nook.destroy(&id, &bundle);
+    assert_no_leftovers(&id, bundle.path(), nook.root());
+}
