@@ -145,3 +145,53 @@ fn kill_all_signals_every_process_of_the_container() {
     nook.run(&["delete", &id]).expect_ok();
     assert_no_leftovers(&id, bundle.path(), nook.root());
 }
+
+#[test]
+fn events_report_stats_and_an_oom() {
+    if skip_unless_root() {
+        return;
+    }
+    let nook = Nook::new();
+    let limits = |c: &mut Value| {
+        c["linux"]["resources"]["memory"] =
+            serde_json::json!({"limit": 16 << 20, "swap": 16 << 20});
+        c["linux"]["resources"]["pids"] = serde_json::json!({"limit": 50});
+    };
+    // Waits for /tmp/go, then eats memory until the OOM killer ends it.
+    let hog = "while [ ! -e /tmp/go ]; do sleep 0.05; done; x=a; while true; do x=$x$x; done";
+    let (id, bundle) = running(&nook, hog, limits);
+    let out = nook.run(&["events", "--stats", &id]).expect_ok();
+    let ev: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON stats event");
+    assert_eq!(ev["type"], "stats", "{out}");
+    assert_eq!(ev["id"], id.as_str(), "{out}");
+    assert_eq!(ev["data"]["pids"]["limit"], 50, "{out}");
+    assert!(
+        ev["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1,
+        "{out}"
+    );
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 16 << 20, "{out}");
+    assert!(ev["data"]["cpu"]["usage"]["total"].is_u64(), "{out}");
+
+    // Streaming: stats lines, then an oom event, then the stream ends with the container.
+    let stream = nook.spawn(&["events", "--interval", "200ms", &id]);
+    std::fs::write(bundle.rootfs().join("tmp/go"), "").expect("start the hog");
+    let out = stream.wait();
+    assert!(out.ok(), "{out}");
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert!(lines.iter().any(|l| l["type"] == "stats"), "{out}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "oom" && l["id"] == id.as_str()),
+        "{out}"
+    );
+    nook.wait_status(&id, "stopped", SETTLE);
+    nook.run(&["events", "--stats", &id])
+        .expect_err(&["container not running"]);
+    nook.run(&["delete", &id]).expect_ok();
+    assert_no_leftovers(&id, bundle.path(), nook.root());
+}

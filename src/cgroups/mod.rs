@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 pub mod resources;
+pub mod stats;
 use oci_spec::runtime::{LinuxResources, Spec};
 
 /// One mounted cgroup hierarchy of the host.

@@ -149,8 +149,16 @@ pub enum Command {
     },
     /// Update a running container's resource limits
     Update(Box<UpdateArgs>),
-    /// Print container events and statistics (not supported yet)
-    Events(Unsupported),
+    /// Print container statistics and OOM events as JSON lines
+    Events {
+        /// Print statistics once and exit
+        #[arg(long)]
+        stats: bool,
+        /// Time between statistics (e.g. 5s, 500ms)
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
     /// Print what this runtime supports (not supported yet)
     Features(Unsupported),
     /// Checkpoint a container (not supported)
@@ -260,6 +268,7 @@ const LONG_FLAGS: &[&str] = &[
 
 /// Boolean long flags, for the `=true`/`=false` rewrite.
 const BOOL_FLAGS: &[&str] = &[
+    "stats",
     "debug",
     "systemd-cgroup",
     "no-pivot",

@@ -4,6 +4,7 @@
 pub mod args;
 mod create;
 mod delete;
+mod events;
 mod kill;
 mod list;
 #[cfg(test)]
@@ -83,7 +84,11 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
             ps_args,
         } => ps::run(&root, &id, format, &ps_args).map(|_| 0),
         Command::Update(a) => update::run(&root, &a).map(|_| 0),
-        Command::Events(_) => bail!("nook events is not supported yet"),
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => events::run(&root, &id, &interval, stats).map(|_| 0),
         Command::Features(_) => bail!("nook features is not supported yet"),
         Command::Checkpoint(_) | Command::Restore(_) => {
             bail!("checkpoint and restore are not supported")

@@ -217,8 +217,31 @@ io_hugetlb_container() {
     check hugetlb-max "want hugetlb.2MB.max 4194304" grep -qx 4194304 "$out"
 }
 
+# memory.max OOM-kills a hog, and `events` reports it (and stats before).
+oom_container() {
+    local out=$work/oom.out ev=$work/oom.events rc=0
+    set_config 'while [ ! -e /tmp/go ]; do sleep 0.05; done; x=a; while true; do x=$x$x; done' \
+        '.linux.resources.memory = {limit: 33554432, swap: 33554432}'
+    rm -f "$bundle/rootfs/tmp/go"
+    if ! timeout "$step_timeout" "$nook" --root "$state" run -d --bundle "$bundle" "$id-oom" >"$out" 2>&1; then
+        fail oom "run -d failed: $(cat "$out")"
+        return
+    fi
+    timeout "$step_timeout" "$nook" --root "$state" events --interval 200ms "$id-oom" >"$ev" 2>&1 &
+    local events_pid=$!
+    sleep 0.5
+    touch "$bundle/rootfs/tmp/go"
+    wait "$events_pid" || rc=$?
+    echo "--- oom events"
+    cut -c1-100 "$ev"
+    check oom-stats "no stats event (events exit $rc)" grep -q '"type":"stats"' "$ev"
+    check oom-event "no oom event (events exit $rc)" grep -q '"type":"oom"' "$ev"
+    "$nook" --root "$state" delete --force "$id-oom" >/dev/null 2>&1
+}
+
 make_bundle || finish
 default_container
 limits_container
 io_hugetlb_container
+oom_container
 finish

@@ -3,12 +3,14 @@
 //! `process`, `rootfs` and `cgroups`.
 
 mod create;
+mod events;
 mod pause;
 mod start;
 mod stop;
 mod update;
 
 pub use create::{CreateOptions, Created, create};
+pub use events::events;
 pub use pause::{pause, pids, resume};
 pub use start::{RunOptions, create_and_start, run, start};
 pub use stop::{delete, kill, state};
