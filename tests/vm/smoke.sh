@@ -239,9 +239,41 @@ oom_container() {
     "$nook" --root "$state" delete --force "$id-oom" >/dev/null 2>&1
 }
 
+# cpu.max and pids.max inside, a fork loop stopped by pids.max, and a
+# live `update` of both.
+cpu_pids_update_container() {
+    local out=$work/cpu.out cg
+    # ash exits when a fork fails, so the forks run in a subshell, and the
+    # shell then waits on a fifo with a builtin: it never forks again.
+    set_config '(for i in $(seq 20); do sleep 30 & done) 2>/tmp/forks.err
+        read x </tmp/block' \
+        '.linux.resources.cpu = {quota: 50000, period: 100000} | .linux.resources.pids = {limit: 8} | .root.readonly = false'
+    rm -f "$bundle/rootfs/tmp/block" "$bundle/rootfs/tmp/forks.err"
+    mkfifo "$bundle/rootfs/tmp/block"
+    if ! timeout "$step_timeout" "$nook" --root "$state" run -d --bundle "$bundle" "$id-cpu" >"$out" 2>&1; then
+        fail cpu-pids "run -d failed: $(cat "$out")"
+        return
+    fi
+    local pid path
+    pid=$("$nook" --root "$state" state "$id-cpu" | jq -r .pid)
+    path=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+    cg=/sys/fs/cgroup$path
+    for _ in $(seq 50); do [ -s "$bundle/rootfs/tmp/forks.err" ] && break; sleep 0.1; done
+    check cpu-max "cpu.max is '$(cat "$cg/cpu.max")'" grep -qx '50000 100000' "$cg/cpu.max"
+    check pids-max "pids.max is '$(cat "$cg/pids.max")'" grep -qx 8 "$cg/pids.max"
+    check pids-fork-limit "pids.current $(cat "$cg/pids.current") > 8 or no fork failed" \
+        sh -c "[ \$(cat '$cg/pids.current') -le 8 ] && [ -s '$bundle/rootfs/tmp/forks.err' ]"
+    "$nook" --root "$state" update --cpu-quota 20000 --pids-limit 12 "$id-cpu" >"$out" 2>&1
+    check update-cpu "cpu.max after update is '$(cat "$cg/cpu.max")': $(cat "$out")" grep -qx '20000 100000' "$cg/cpu.max"
+    check update-pids "pids.max after update is '$(cat "$cg/pids.max")'" grep -qx 12 "$cg/pids.max"
+    "$nook" --root "$state" delete --force "$id-cpu" >/dev/null 2>&1
+    check cpu-cgroup-removed "$cg still exists after delete --force" test ! -e "$cg"
+}
+
 make_bundle || finish
 default_container
 limits_container
 io_hugetlb_container
 oom_container
+cpu_pids_update_container
 finish
