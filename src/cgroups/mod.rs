@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+mod devices_bpf;
 pub mod resources;
 pub mod stats;
 use oci_spec::runtime::{LinuxResources, Spec};
@@ -480,7 +481,48 @@ const DEFAULT_DEVICE_RULES: &[&str] = &[
     "c 136:* rwm",
 ];
 
-/// Applies `linux.resources.devices` on a v1 devices hierarchy: deny all,
+/// One spec rule as an eBPF device rule.
+fn bpf_rule(r: &oci_spec::runtime::LinuxDeviceCgroup) -> Result<devices_bpf::Rule> {
+    let typ = match r.typ().map(|t| t.as_str().to_string()).as_deref() {
+        None | Some("a") => None,
+        Some("b") => Some(1),
+        Some("c") | Some("u") => Some(2),
+        Some(other) => bail!("type {other:?} is not a cgroup device type (a, b or c)"),
+    };
+    let num = |n: Option<i64>| n.filter(|n| *n >= 0).map(|n| n as u32);
+    let access = devices_bpf::access_bits(r.access().as_deref().unwrap_or("rwm"))?;
+    Ok(devices_bpf::Rule {
+        allow: r.allow(),
+        typ,
+        major: num(r.major()),
+        minor: num(r.minor()),
+        access,
+    })
+}
+
+/// "c 1:3 rwm" (the default rules) as an eBPF device rule.
+fn parse_default_rule(rule: &str) -> devices_bpf::Rule {
+    let mut f = rule.split(' ');
+    let (t, nums, access) = (
+        f.next().unwrap_or("a"),
+        f.next().unwrap_or("*:*"),
+        f.next().unwrap_or("rwm"),
+    );
+    let (major, minor) = nums.split_once(':').unwrap_or(("*", "*"));
+    devices_bpf::Rule {
+        allow: true,
+        typ: match t {
+            "b" => Some(1),
+            "c" => Some(2),
+            _ => None,
+        },
+        major: major.parse().ok(),
+        minor: minor.parse().ok(),
+        access: devices_bpf::access_bits(access).unwrap_or(7),
+    }
+}
+
+/// Applies `linux.resources.devices`: on a v1 devices hierarchy, deny all,
 /// then the spec's rules in order, then the defaults.
 pub fn apply_devices(spec: &Spec, dirs: &[PathBuf]) -> Result<()> {
     let rules = spec
@@ -490,19 +532,23 @@ pub fn apply_devices(spec: &Spec, dirs: &[PathBuf]) -> Result<()> {
         .and_then(|r| r.devices().clone())
         .unwrap_or_default();
     let Some(dir) = dirs.iter().find(|d| d.join("devices.allow").exists()) else {
-        if rules.iter().any(|r| r.allow()) {
+        // cgroup v2: the same rules as an eBPF program on the container's cgroup.
+        let Some(v2) = v2_dir(dirs) else {
+            if rules.is_empty() {
+                return Ok(());
+            }
             bail!(
-                "linux.resources.devices: the host has no v1 devices controller (cgroup v2 device rules are not supported yet)"
+                "linux.resources.devices: the host has neither a v1 devices controller nor cgroup v2"
             );
+        };
+        let mut bpf_rules = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            bpf_rules.push(bpf_rule(r).with_context(|| format!("linux.resources.devices[{i}]"))?);
         }
-        if !rules.is_empty() {
-            // Deny-only rules: the container's default capabilities keep it
-            // from making device nodes, but nothing enforces the rules here.
-            crate::logging::warn(
-                "linux.resources.devices: cgroup v2 device filtering is not supported yet; deny rules are not enforced",
-            );
+        for rule in DEFAULT_DEVICE_RULES {
+            bpf_rules.push(parse_default_rule(rule));
         }
-        return Ok(());
+        return devices_bpf::attach(v2, &bpf_rules).context("linux.resources.devices");
     };
     let write = |file: &str, rule: &str| -> Result<()> {
         fs::write(dir.join(file), rule)

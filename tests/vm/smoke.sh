@@ -270,10 +270,25 @@ cpu_pids_update_container() {
     check cpu-cgroup-removed "$cg still exists after delete --force" test ! -e "$cg"
 }
 
+# The eBPF device program: /dev/null is allowed by default, a node for
+# /dev/mem (1:1) made in the container is not.
+devices_container() {
+    local out=$work/dev.out rc=0
+    set_config 'head -c 1 /dev/zero >/dev/null && echo zero-ok
+        head -c 1 /dev/nook-mem >/dev/null 2>&1 && echo mem-readable || echo mem-denied' \
+        '.linux.devices = [{path: "/dev/nook-mem", type: "c", major: 1, minor: 1, fileMode: 384}]'
+    timeout "$step_timeout" "$nook" --root "$state" run --bundle "$bundle" "$id-dev" >"$out" 2>&1 || rc=$?
+    echo "--- devices container"
+    cat "$out"
+    check device-allowed "/dev/zero was not readable (exit $rc)" grep -qx zero-ok "$out"
+    check device-denied "/dev/mem (1:1) was readable despite the deny rule" grep -qx mem-denied "$out"
+}
+
 make_bundle || finish
 default_container
 limits_container
 io_hugetlb_container
 oom_container
 cpu_pids_update_container
+devices_container
 finish
