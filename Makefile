@@ -70,6 +70,7 @@ test: deps
 	$(CARGO) test --release --no-fail-fast -- --test-threads=$(TEST_THREADS) 2>&1 | tee target/test.log
 	conformance/run.sh --runtime $(NOOK) 2>&1 | tee -a target/test.log
 	tests/vm/run.sh --timeout 600 -- tests/vm/smoke.sh 2>&1 | tee -a target/test.log
+	NOOK_VM_LAYOUT=hybrid tests/vm/run.sh --timeout 600 -- tests/vm/hybrid.sh 2>&1 | tee -a target/test.log
 	@skips=$$(grep -c '^SKIP' target/test.log || true); \
 	echo "skipped cases: $$skips"; \
 	grep '^SKIP' target/test.log | sort | uniq -c || true
@@ -98,3 +99,4 @@ conformance:
 vm-test:
 	$(CARGO) build --release
 	tests/vm/run.sh --timeout 600 -- tests/vm/smoke.sh
+	NOOK_VM_LAYOUT=hybrid tests/vm/run.sh --timeout 600 -- tests/vm/hybrid.sh

@@ -66,12 +66,24 @@ stage1() {
     mnt -t tmpfs -o mode=0755 tmpfs /newroot/run
     mnt -t tmpfs -o mode=1777 tmpfs /newroot/tmp
 
-    # Pure cgroup v2 with every controller handed down from the root.
-    mnt -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /newroot/sys/fs/cgroup
-    for c in $(cat /newroot/sys/fs/cgroup/cgroup.controllers); do
-        echo "+$c" >/newroot/sys/fs/cgroup/cgroup.subtree_control ||
-            die "cannot enable cgroup controller $c"
-    done
+    if [ "${LAYOUT:-v2}" = hybrid ]; then
+        # Hybrid: v1 hierarchies for most controllers, cgroup2 at unified
+        # keeps the rest (hugetlb among them), nothing enabled there.
+        mnt -t tmpfs -o mode=0755 tmpfs /newroot/sys/fs/cgroup
+        for c in cpu cpuacct cpuset memory devices freezer blkio pids; do
+            mkdir -p "/newroot/sys/fs/cgroup/$c"
+            mnt -t cgroup -o "$c" cgroup "/newroot/sys/fs/cgroup/$c"
+        done
+        mkdir -p /newroot/sys/fs/cgroup/unified
+        mnt -t cgroup2 cgroup2 /newroot/sys/fs/cgroup/unified
+    else
+        # Pure cgroup v2 with every controller handed down from the root.
+        mnt -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /newroot/sys/fs/cgroup
+        for c in $(cat /newroot/sys/fs/cgroup/cgroup.controllers); do
+            echo "+$c" >/newroot/sys/fs/cgroup/cgroup.subtree_control ||
+                die "cannot enable cgroup controller $c"
+        done
+    fi
 
     # The repo, read-write at the same path as on the host. cache=mmap:
     # shared writable mmap (e.g. cargo, linkers) needs it.

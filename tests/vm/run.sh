@@ -251,6 +251,9 @@ cleanup() {
 make_ctl() {
     ctl=$(mktemp -d)
     printf "WORKDIR='%s'\n" "$repo" >"$ctl/env"
+    # NOOK_VM_LAYOUT=hybrid: v1 controllers plus cgroup2 at unified, like
+    # the development hosts, but in the guest where writing is harmless.
+    printf "LAYOUT='%s'\n" "${NOOK_VM_LAYOUT:-v2}" >>"$ctl/env"
     {
         echo '# written by tests/vm/run.sh'
         printf '%q ' "${command_args[@]}"
