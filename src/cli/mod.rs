@@ -5,6 +5,7 @@ pub mod args;
 mod create;
 mod delete;
 mod events;
+mod features;
 mod kill;
 mod list;
 #[cfg(test)]
@@ -89,7 +90,7 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
             interval,
             id,
         } => events::run(&root, &id, &interval, stats).map(|_| 0),
-        Command::Features(_) => bail!("nook features is not supported yet"),
+        Command::Features => features::run().map(|_| 0),
         Command::Checkpoint(_) | Command::Restore(_) => {
             bail!("checkpoint and restore are not supported")
         }
