@@ -11,8 +11,11 @@ use crate::{capabilities, hooks, procattr, rootfs};
 /// The oldest config version nook accepts.
 pub const OCI_VERSION_MIN: &str = "1.0.0";
 
-/// Namespace types nook can create or join (user namespaces are refused).
-pub const NAMESPACES: &[&str] = &["cgroup", "ipc", "mount", "network", "pid", "time", "uts"];
+/// Namespace types nook can create or join (a user namespace can only be
+/// new: joining one by path is refused, see `userns`).
+pub const NAMESPACES: &[&str] = &[
+    "cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts",
+];
 
 fn names(table: &'static [(&'static str, libc::c_int)]) -> Vec<&'static str> {
     table.iter().map(|(n, _)| *n).collect()

@@ -21,6 +21,7 @@ pub mod signals;
 pub mod spec;
 pub mod syscall;
 pub mod sysctl;
+pub mod userns;
 
 pub use error::Error;
 
