@@ -178,6 +178,13 @@ case_logs_and_top() {
     pm rm -f -t 0 lg >/dev/null
 }
 
+case_user_namespace() {
+    local out
+    out=$(pm run --rm --uidmap 0:100000:65536 --gidmap 0:100000:65536 $img \
+        sh -c 'id -u; cat /proc/self/uid_map' | tr -s ' \n' ' ')
+    want_eq "id and uid_map" "$out" "0 0 100000 65536 "
+}
+
 case_many_execs() {
     pm run -d --name me $img sleep 100 >/dev/null || fail "run -d"
     local i pids=() bad=0
