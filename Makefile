@@ -23,8 +23,9 @@ NOOK := target/release/nook
 TEST_THREADS ?= 2
 
 # busybox-static: container rootfs for tests and demo; runc, crun: reference
-# runtimes; jq: bundle script; the rest: debugging and benchmarks.
-DEB_DEPS := busybox-static runc crun iproute2 strace jq hyperfine qemu-system-x86 xz-utils
+# runtimes; jq: bundle script; gcc, libc6-dev: the static probe of
+# tests/seccomp.rs; the rest: debugging and benchmarks.
+DEB_DEPS := busybox-static runc crun iproute2 strace jq hyperfine qemu-system-x86 xz-utils gcc libc6-dev
 
 .PHONY: all build install deps demo test bench clean man
 

@@ -400,3 +400,19 @@ fn malformed_profiles_are_refused_naming_the_rule() {
     });
     create_fails(&b, &["SCMP_ACT_FOO"]);
 }
+
+#[test]
+fn unreachable_listener_fails_create_and_leaves_nothing() {
+    if skip_unless_root() {
+        return;
+    }
+    let dir = TempDir::new("agent");
+    let missing = dir.path().join("no-agent.sock");
+    let mut b = Bundle::new();
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": path_str(&missing),
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]})
+    });
+    create_fails(&b, &["linux.seccomp.listenerPath", "no-agent.sock"]);
+}

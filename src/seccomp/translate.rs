@@ -271,10 +271,6 @@ pub fn plan(p: &Profile) -> Result<Plan> {
     if default == RET_USER_NOTIF {
         bail!("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action");
     }
-    let mut flags = 0;
-    for (i, f) in p.flags.iter().enumerate() {
-        flags |= flag(f, &format!("linux.seccomp.flags[{i}]"))?;
-    }
     let mut entries = Vec::new();
     for (i, e) in p.syscalls.iter().enumerate() {
         entries.push((e, entry_rules(i, e)?));
@@ -289,6 +285,22 @@ pub fn plan(p: &Profile) -> Result<Plan> {
     {
         bail!("linux.seccomp: SCMP_ACT_NOTIFY is used but listenerPath is not set");
     }
+    let flags = filter_flags(p, notify)?;
+    let arches = architectures(p)?;
+    Ok(Plan {
+        arches: arch_plans(&arches, &entries, default),
+        bad_arch: RET_KILL_THREAD,
+        flags,
+        notify,
+    })
+}
+
+/// linux.seccomp.flags as SECCOMP_FILTER_FLAG_* bits for seccomp(2).
+fn filter_flags(p: &Profile, notify: bool) -> Result<u32> {
+    let mut flags = 0;
+    for (i, f) in p.flags.iter().enumerate() {
+        flags |= flag(f, &format!("linux.seccomp.flags[{i}]"))?;
+    }
     if notify {
         flags |= FLAG_NEW_LISTENER;
         // TSYNC with a listener needs TSYNC_ESRCH (seccomp(2)).
@@ -299,29 +311,33 @@ pub fn plan(p: &Profile) -> Result<Plan> {
         // Only meaningful for a listener; the kernel refuses it without one.
         flags &= !FLAG_WAIT_KILLABLE_RECV;
     }
-    let arches = architectures(p)?;
+    Ok(flags)
+}
+
+/// One plan per audit architecture, in the order of `arches`.
+fn arch_plans(
+    arches: &[Arch],
+    entries: &[(&SyscallEntry, Vec<Rule>)],
+    default: u32,
+) -> Vec<ArchPlan> {
     let stub = enosys_stub(default);
+    let part = |a: Arch| {
+        arches
+            .contains(&a)
+            .then(|| arch_intervals(a, entries, default, stub))
+    };
     let mut plans: Vec<ArchPlan> = Vec::new();
-    for arch in &arches {
+    for arch in arches {
         let audit = arch.audit();
         if plans.iter().any(|a| a.audit == audit) {
             continue;
         }
-        let part = |a: Arch| {
-            arches
-                .contains(&a)
-                .then(|| arch_intervals(a, &entries, default, stub))
-        };
         let intervals = if audit == Arch::X86_64.audit() {
             // One audit arch, two ABIs: x32 calls have bit 30 set. An ABI
             // not in the filter gets the bad-arch action, as libseccomp does.
             let low = part(Arch::X86_64).unwrap_or_else(|| vec![(0, Leaf::Ret(RET_KILL_THREAD))]);
-            let mut high = part(Arch::X32)
+            let high = part(Arch::X32)
                 .unwrap_or_else(|| vec![(X32_SYSCALL_BIT, Leaf::Ret(RET_KILL_THREAD))]);
-            high.retain(|(lo, _)| *lo >= X32_SYSCALL_BIT);
-            if high.first().is_none_or(|(lo, _)| *lo != X32_SYSCALL_BIT) {
-                high.insert(0, (X32_SYSCALL_BIT, Leaf::Ret(default)));
-            }
             let mut all: Vec<_> = low
                 .into_iter()
                 .filter(|(lo, _)| *lo < X32_SYSCALL_BIT)
@@ -329,16 +345,11 @@ pub fn plan(p: &Profile) -> Result<Plan> {
             all.extend(high);
             merge(all)
         } else {
-            arch_intervals(*arch, &entries, default, stub)
+            arch_intervals(*arch, entries, default, stub)
         };
         plans.push(ArchPlan { audit, intervals });
     }
-    Ok(Plan {
-        arches: plans,
-        bad_arch: RET_KILL_THREAD,
-        flags,
-        notify,
-    })
+    plans
 }
 
 /// What numbers above the highest one the profile names get: ENOSYS, so
