@@ -225,9 +225,15 @@ fn entry_rules(i: usize, e: &SyscallEntry) -> Result<Vec<Rule>> {
         &format!("{field}.action"),
         &format!("{field}.errnoRet"),
     )?;
-    if act == RET_USER_NOTIF && e.names.iter().any(|n| n == "write") {
+    // The filter is live before the listener reaches the agent: a notified
+    // call on the way there would wait forever. runc refuses `write` (its
+    // pipe); nook refuses it too, for the same profiles to work in both, and
+    // `sendmsg`, which carries the fd over nook's sync socket.
+    if act == RET_USER_NOTIF
+        && let Some(n) = e.names.iter().find(|n| *n == "write" || *n == "sendmsg")
+    {
         bail!(
-            "{field}: SCMP_ACT_NOTIFY cannot be used for the write syscall (init needs it to hand the listener over)"
+            "{field}: SCMP_ACT_NOTIFY cannot be used for the {n} syscall (init needs it to hand the listener over)"
         );
     }
     let mut conds = Vec::new();
@@ -528,6 +534,15 @@ mod tests {
             serde_json::json!({"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}),
         ));
         assert!(e.contains("listenerPath is not set"), "{e}");
+        for call in ["write", "sendmsg"] {
+            let mut v =
+                base(serde_json::json!({"names": ["mkdir", call], "action": "SCMP_ACT_NOTIFY"}));
+            v["listenerPath"] = "/x".into();
+            let e = err(v);
+            let want =
+                format!("syscalls[1]: SCMP_ACT_NOTIFY cannot be used for the {call} syscall");
+            assert!(e.contains(&want), "{e}");
+        }
         let e = err(
             serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": "x", "op": "SCMP_CMP_EQ"}]}]}),
         );
