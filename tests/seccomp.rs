@@ -31,24 +31,25 @@ fn podman_profile() -> Value {
     serde_json::from_str(&text).expect("profile is JSON")
 }
 
-/// The probe binary, built once per test process; None (after a SKIP line)
-/// without gcc and a static C library.
+/// The probe binary, built once per test process into cargo's scratch dir
+/// for tests (built under a private name, then renamed into place, so that
+/// concurrent test processes never see half a file); None without gcc and a
+/// static C library.
 fn probe() -> Option<&'static Path> {
     static PROBE: OnceLock<Option<PathBuf>> = OnceLock::new();
     PROBE
         .get_or_init(|| {
-            let dir =
-                std::env::temp_dir().join(format!("nook-seccomp-probe-{}", std::process::id()));
-            fs::create_dir_all(&dir).ok()?;
-            let out = dir.join("probe");
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            let tmp = dir.join(format!("seccomp-probe.{}", std::process::id()));
+            let out = dir.join("seccomp-probe");
             let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/seccomp-probe.c");
             let ok = Command::new("gcc")
                 .args(["-static", "-pthread", "-O1", "-o"])
-                .arg(&out)
+                .arg(&tmp)
                 .arg(&src)
                 .status()
                 .is_ok_and(|s| s.success());
-            ok.then_some(out)
+            (ok && fs::rename(&tmp, &out).is_ok()).then_some(out)
         })
         .as_deref()
 }
