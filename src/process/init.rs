@@ -21,7 +21,8 @@ use super::sync::{InitEnd, ToInit, ToParent};
 use crate::container::Status;
 use crate::hooks::{self, Kind};
 use crate::{
-    capabilities, console, lsm, namespaces, procattr, rlimits, rootfs, syscall, sysctl, userns,
+    capabilities, console, lsm, namespaces, procattr, rlimits, rootfs, seccomp, syscall, sysctl,
+    userns,
 };
 
 /// Entry point of the child after clone3. Never returns.
@@ -88,10 +89,12 @@ fn run(
     // Both may need capabilities that the user switch drops.
     procattr::apply_scheduler(process)?;
     procattr::apply_io_priority(process)?;
+    seccomp::load_early(cfg.bundle.extra.seccomp.as_ref(), process, chan)?;
     switch_user(spec, process)?;
     let env = environment(process, cfg.extra_env);
     let program = find_program(process, &env)?;
     finish_process(process)?;
+    seccomp::load_late(cfg.bundle.extra.seccomp.as_ref(), process, chan)?;
     chan.send(&ToParent::Ready)?;
     chan.expect(ToInit::Commit)?;
     // Committed: from here the container outlives its creator.
