@@ -253,6 +253,7 @@ make_ctl() {
     printf "WORKDIR='%s'\n" "$repo" >"$ctl/env"
     # NOOK_VM_LAYOUT=hybrid: v1 controllers plus cgroup2 at unified, like
     # the development hosts, but in the guest where writing is harmless.
+    # NOOK_VM_LAYOUT=systemd: pure v2 with systemd as PID 1 (init.sh).
     printf "LAYOUT='%s'\n" "${NOOK_VM_LAYOUT:-v2}" >>"$ctl/env"
     {
         echo '# written by tests/vm/run.sh'
@@ -266,6 +267,8 @@ make_ctl() {
 qemu_args() {
     local append='console=ttyS0 panic=-1 rdinit=/init acpi=noirq tsc=reliable'
     append+=' no_timer_check mitigations=off random.trust_cpu=on loglevel=1'
+    # The systemd layout: systemd on cgroup v2 only.
+    [ "${NOOK_VM_LAYOUT:-v2}" != systemd ] || append+=' systemd.unified_cgroup_hierarchy=1'
     qemu=(qemu-system-x86_64 -accel tcg -M pc -cpu max
         -m "${NOOK_VM_MEM:-1024}" -smp "${NOOK_VM_SMP:-2}"
         -nodefaults -no-user-config -display none -no-reboot -nic none
