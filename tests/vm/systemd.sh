@@ -45,7 +45,8 @@ config '.process.args = ["sleep", "1000"]
   | .linux.cgroupsPath = "system.slice:nook:c1"
   | .linux.resources.memory = {limit: 67108864}
   | .linux.resources.pids = {limit: 32}
-  | .linux.resources.cpu = {shares: 1024, quota: 50000, period: 100000, cpus: "0"}'
+  | .linux.resources.cpu = {shares: 1024, quota: 50000, period: 100000, cpus: "0"}
+  | .linux.resources.blockIO = {weight: 500}'
 run_d c1 && ok run-scope || { ko run-scope "$(cat "$work/run.out")"; finish; }
 pid=$("$nook" --root $root state c1 | jq -r .pid)
 expect in-scope "0::/system.slice/nook-c1.scope" "$(cat "/proc/$pid/cgroup")"
@@ -58,6 +59,8 @@ expect prop-cpuweight 39 "$(prop nook-c1.scope CPUWeight)"
 expect prop-quota 500ms "$(prop nook-c1.scope CPUQuotaPerSecUSec)"
 expect prop-cpus 0 "$(prop nook-c1.scope AllowedCPUs)"
 expect prop-devices strict "$(prop nook-c1.scope DevicePolicy)"
+expect prop-ioweight 4950 "$(prop nook-c1.scope IOWeight)"
+expect file-ioweight "default 4950" "$(head -n1 $dir/io.weight)"
 expect file-memory 67108864 "$(cat $dir/memory.max)"
 expect file-pids 32 "$(cat $dir/pids.max)"
 expect file-cpuweight 39 "$(cat $dir/cpu.weight)"
@@ -127,7 +130,7 @@ if run_d c5; then ko bad-path "run succeeded"; else
 fi
 [ ! -e $root/c5 ] && ok bad-path-no-state || ko bad-path-no-state "$root/c5 exists"
 # (nooktest.slice, the implicit parent of the c4 slice, is systemd's own.)
-left=$(systemctl list-units --all --plain --no-legend 'nook-*' 'libpod-*' 'nooktest-*' | awk '{print $1}')
+left=$(systemctl list-units --all --plain --no-legend 'nook-c*' 'libpod-*' 'nooktest-*' | awk '{print $1}')
 expect no-units-left "" "$(echo $left)"
 
 # --- devices: systemd's DeviceAllow program and nook's eBPF program both
