@@ -129,6 +129,16 @@ if run_d c5; then ko bad-path "run succeeded"; else
         ko bad-path "$(cat "$work/run.out")"
 fi
 [ ! -e $root/c5 ] && ok bad-path-no-state || ko bad-path-no-state "$root/c5 exists"
+# --- a create that fails after systemd made the unit (a cgroupfs write
+# fails) stops the unit again and leaves nothing.
+config '.process.args = ["true"] | .linux.cgroupsPath = "system.slice:nook:c7"
+  | .linux.resources.unified = {"memory.nosuchfile": "1"}'
+if run_d c7; then ko failed-create "run succeeded"; else
+    grep -q 'memory.nosuchfile' "$work/run.out" && ok failed-create || ko failed-create "$(cat "$work/run.out")"
+fi
+systemctl status nook-c7.scope >/dev/null 2>&1 && ko failed-create-unit-gone "still known" || ok failed-create-unit-gone
+[ ! -e $root/c7 ] && ok failed-create-no-state || ko failed-create-no-state "$root/c7 exists"
+
 # (nooktest.slice, the implicit parent of the c4 slice, is systemd's own.)
 left=$(systemctl list-units --all --plain --no-legend 'nook-c*' 'libpod-*' 'nooktest-*' | awk '{print $1}')
 expect no-units-left "" "$(echo $left)"
