@@ -54,18 +54,14 @@ pub fn plan(spec: &Spec, id: &str, systemd: bool) -> Result<Plan> {
     let given = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let given = given.map(|p| p.to_string_lossy().into_owned());
     let u = systemd::parse_path(given.as_deref().filter(|p| !p.is_empty()), id)?;
-    if host_version()? == resources::Version::V1 {
-        // runc can also join v1 controllers at the unit's path; nook cannot yet.
-        bail!(
-            "--systemd-cgroup: the systemd cgroup driver needs cgroup v2 (this host has cgroup v1 controllers)"
-        );
+    // One path in every hierarchy: systemd makes it where it manages the
+    // controller, nook in the others (v1 cpuset, freezer, ... as runc).
+    let mut dirs = Vec::new();
+    for h in hierarchies()? {
+        dirs.push(systemd::unit_dir(&h.mount, &u)?);
     }
-    let mount = hierarchies()?
-        .into_iter()
-        .find(|h| h.is_v2())
-        .map(|h| h.mount)
-        .context("--systemd-cgroup: no cgroup2 mount")?;
-    let dir = systemd::unit_dir(&mount, &u)?;
+    // What is not there yet is removed at delete (if systemd has not).
+    let created = dirs.iter().filter(|d| !d.exists()).cloned().collect();
     let mut sd = Systemd::connect()?;
     if sd.unit_exists(&u.unit)? {
         bail!("linux.cgroupsPath: systemd unit {} already exists", u.unit);
@@ -75,8 +71,8 @@ pub fn plan(spec: &Spec, id: &str, systemd: bool) -> Result<Plan> {
             unit: u.unit,
             slice: u.slice,
         },
-        dirs: vec![dir],
-        created: Vec::new(),
+        dirs,
+        created,
     })
 }
 
@@ -95,7 +91,7 @@ pub fn prepare(plan: &Plan, bundle: &Bundle) -> Result<()> {
         }
         Driver::Systemd { .. } => {
             if let Some(r) = r {
-                systemd::resource_properties(r, bundle.extra.pids_limit)?;
+                systemd::resource_properties(r, bundle.extra.pids_limit, host_version()?)?;
             }
         }
     }
@@ -130,7 +126,12 @@ pub fn enter(driver: &Driver, bundle: &Bundle, id: &str, dirs: &[PathBuf], pid: 
     let mut props = systemd::unit_properties(&u, id, pid);
     let r = resources_of(&bundle.spec);
     if let Some(r) = r {
-        props.extend(systemd::resource_properties(r, bundle.extra.pids_limit)?);
+        let version = host_version()?;
+        props.extend(systemd::resource_properties(
+            r,
+            bundle.extra.pids_limit,
+            version,
+        )?);
     }
     let rules = r.and_then(|r| r.devices().clone()).unwrap_or_default();
     props.extend(systemd::device_properties(
@@ -139,9 +140,13 @@ pub fn enter(driver: &Driver, bundle: &Bundle, id: &str, dirs: &[PathBuf], pid: 
     ));
     let mut sd = Systemd::connect()?;
     sd.start_unit(unit, props)?;
-    // A slice takes no PIDs=; init joins it through cgroupfs (runc too).
-    if unit.ends_with(".slice") {
-        enter_v2(dirs, pid)?;
+    // The hierarchies systemd does not manage get the same path from nook
+    // (parents first; v1 cpuset copies its parent's cpus and mems).
+    super::create(&super::missing(dirs))?;
+    // A slice takes no PIDs=, and on v1 systemd places init only in the
+    // hierarchies it manages: init joins the rest through cgroupfs (runc too).
+    if unit.ends_with(".slice") || host_version()? == resources::Version::V1 {
+        enter_all(dirs, pid)?;
     }
     apply_devices(&bundle.spec, dirs)?;
     if let Some(r) = r {
@@ -150,7 +155,7 @@ pub fn enter(driver: &Driver, bundle: &Bundle, id: &str, dirs: &[PathBuf], pid: 
     Ok(())
 }
 
-fn enter_v2(dirs: &[PathBuf], pid: i32) -> Result<()> {
+fn enter_all(dirs: &[PathBuf], pid: i32) -> Result<()> {
     for d in dirs {
         let f = d.join("cgroup.procs");
         std::fs::write(&f, pid.to_string()).with_context(|| format!("write {}", f.display()))?;
@@ -167,7 +172,7 @@ pub fn update(
     pids_limit: Option<i64>,
 ) -> Result<()> {
     if let Driver::Systemd { unit, .. } = driver {
-        let props = systemd::resource_properties(r, pids_limit)?;
+        let props = systemd::resource_properties(r, pids_limit, host_version()?)?;
         if !props.is_empty() {
             Systemd::connect()?.set_properties(unit, props)?;
         }

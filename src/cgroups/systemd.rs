@@ -1,5 +1,6 @@
 //! The systemd cgroup driver: the container's cgroup is a transient unit
-//! (a scope, or a slice) that systemd makes, on cgroup v2.
+//! (a scope, or a slice) that systemd makes (on v1 and hybrid hosts nook
+//! makes the same path in the hierarchies systemd leaves alone).
 //!
 //! nook talks to systemd over D-Bus with its own small client (`dbus.rs`):
 //! libcgroups keeps its D-Bus client private behind a manager that would
@@ -110,9 +111,10 @@ pub fn expand_slice(slice: &str) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// The unit's cgroup directory under the cgroup2 mount `mount`. A slice
-/// unit sits where its own name puts it (systemd derives a slice's parent
-/// from its name); a scope sits in its slice.
+/// The unit's cgroup directory under the hierarchy mounted at `mount`
+/// (systemd uses one path in every hierarchy). A slice unit sits where its
+/// own name puts it (systemd derives a slice's parent from its name); a
+/// scope sits in its slice.
 pub fn unit_dir(mount: &Path, u: &UnitPath) -> Result<PathBuf> {
     if u.unit.ends_with(".slice") {
         let own = expand_slice(&u.unit)?;
@@ -176,10 +178,17 @@ fn cpu_max(v: &str) -> Result<Vec<(String, Value)>> {
 }
 
 /// The unit property for one planned cgroupfs write, if systemd has one.
-fn property_of(w: &resources::Write) -> Result<Vec<(String, Value)>> {
+/// v1 files map to systemd's legacy names, as runc's v1 manager sets them;
+/// `period` is the plan's cpu.cfs_period_us, for a v1 quota.
+fn property_of(w: &resources::Write, period: &str) -> Result<Vec<(String, Value)>> {
     let v = w.value.as_str();
     let one = |name: &str, val: Value| Ok(vec![prop(name, val)]);
     match w.file.as_str() {
+        "memory.limit_in_bytes" => one("MemoryLimit", Value::U64(v1_limit(v)?)),
+        "cpu.shares" => one("CPUShares", Value::U64(limit(v)?)),
+        "cpu.cfs_quota_us" if v == "-1" => cpu_max(&format!("max {period}")),
+        "cpu.cfs_quota_us" => cpu_max(&format!("{v} {period}")),
+        "blkio.weight" => one("BlockIOWeight", Value::U64(limit(v)?)),
         "memory.max" => one("MemoryMax", Value::U64(limit(v)?)),
         "memory.high" => one("MemoryHigh", Value::U64(limit(v)?)),
         "memory.low" => one("MemoryLow", Value::U64(limit(v)?)),
@@ -199,6 +208,11 @@ fn property_of(w: &resources::Write) -> Result<Vec<(String, Value)>> {
     }
 }
 
+/// A v1 limit: -1 is unlimited.
+fn v1_limit(v: &str) -> Result<u64> {
+    if v == "-1" { Ok(u64::MAX) } else { limit(v) }
+}
+
 fn bytes(b: Vec<u8>) -> Value {
     Value::Array("y".into(), b.into_iter().map(Value::Byte).collect())
 }
@@ -209,10 +223,16 @@ fn bytes(b: Vec<u8>) -> Value {
 pub fn resource_properties(
     r: &LinuxResources,
     pids_limit: Option<i64>,
+    version: Version,
 ) -> Result<Vec<(String, Value)>> {
     let mut out: Vec<(String, Value)> = Vec::new();
-    for w in resources::plan(r, pids_limit, Version::V2)? {
-        for (name, v) in property_of(&w).with_context(|| w.field.to_string())? {
+    let writes = resources::plan(r, pids_limit, version)?;
+    let period = writes
+        .iter()
+        .find(|w| w.file == "cpu.cfs_period_us")
+        .map_or("100000".to_string(), |w| w.value.clone());
+    for w in writes {
+        for (name, v) in property_of(&w, &period).with_context(|| w.field.to_string())? {
             out.retain(|(n, _)| *n != name);
             out.push((name, v));
         }
@@ -520,7 +540,7 @@ mod tests {
             "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "0-2,9", "mems": "0"},
             "blockIO": {"weight": 500}
         }));
-        let p = resource_properties(&r, Some(0)).unwrap();
+        let p = resource_properties(&r, Some(0), Version::V2).unwrap();
         assert_eq!(get(&p, "MemoryMax"), Some(&Value::U64(67108864)));
         assert_eq!(get(&p, "MemorySwapMax"), Some(&Value::U64(67108864)));
         assert_eq!(get(&p, "MemoryLow"), Some(&Value::U64(1024)));
@@ -531,10 +551,10 @@ mod tests {
         assert_eq!(get(&p, "AllowedMemoryNodes"), Some(&bytes(vec![1])));
         assert_eq!(get(&p, "TasksMax"), Some(&Value::U64(1)));
         assert_eq!(get(&p, "IOWeight"), Some(&Value::U64(4950)));
-        let p = resource_properties(&res(serde_json::json!({})), Some(-1)).unwrap();
+        let p = resource_properties(&res(serde_json::json!({})), Some(-1), Version::V2).unwrap();
         assert_eq!(get(&p, "TasksMax"), Some(&Value::U64(u64::MAX)));
         assert!(
-            resource_properties(&res(serde_json::json!({})), None)
+            resource_properties(&res(serde_json::json!({})), None, Version::V2)
                 .unwrap()
                 .is_empty()
         );
@@ -547,7 +567,7 @@ mod tests {
             "memory": {"limit": 1000},
             "unified": {"memory.max": "max", "memory.high": "500", "pids.max": "7"}
         }));
-        let p = resource_properties(&r, None).unwrap();
+        let p = resource_properties(&r, None, Version::V2).unwrap();
         assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Some(&Value::U64(130_000)));
         assert_eq!(get(&p, "MemoryMax"), Some(&Value::U64(u64::MAX)));
         assert_eq!(get(&p, "MemoryHigh"), Some(&Value::U64(500)));
@@ -555,6 +575,23 @@ mod tests {
         assert_eq!(p.iter().filter(|(n, _)| n == "MemoryMax").count(), 1);
         let q = cpu_max("max 100000").unwrap();
         assert_eq!(q[0].1, Value::U64(u64::MAX));
+    }
+
+    #[test]
+    fn v1_properties_use_legacy_names() {
+        let r = res(serde_json::json!({
+            "memory": {"limit": -1},
+            "cpu": {"shares": 512, "quota": 25000, "period": 50000},
+            "blockIO": {"weight": 300}
+        }));
+        let p = resource_properties(&r, Some(5), Version::V1).unwrap();
+        assert_eq!(get(&p, "MemoryLimit"), Some(&Value::U64(u64::MAX)));
+        assert_eq!(get(&p, "CPUShares"), Some(&Value::U64(512)));
+        assert_eq!(get(&p, "CPUQuotaPerSecUSec"), Some(&Value::U64(500_000)));
+        assert_eq!(get(&p, "CPUQuotaPeriodUSec"), Some(&Value::U64(50_000)));
+        assert_eq!(get(&p, "BlockIOWeight"), Some(&Value::U64(300)));
+        assert_eq!(get(&p, "TasksMax"), Some(&Value::U64(5)));
+        assert!(get(&p, "MemoryMax").is_none() && get(&p, "CPUWeight").is_none());
     }
 
     #[test]

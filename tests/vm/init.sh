@@ -76,8 +76,8 @@ stage1() {
         done
         mkdir -p /newroot/sys/fs/cgroup/unified
         mnt -t cgroup2 cgroup2 /newroot/sys/fs/cgroup/unified
-    elif [ "$LAYOUT" = systemd ]; then
-        # systemd mounts cgroup2 itself and owns it (see boot_systemd).
+    elif [ "${LAYOUT#systemd}" != "$LAYOUT" ]; then
+        # systemd mounts the cgroups itself and owns them (boot_systemd).
         :
     else
         # Pure cgroup v2 with every controller handed down from the root.
@@ -104,14 +104,15 @@ stage1() {
     # switch_root, not chroot: a chrooted process cannot create user
     # namespaces, and setns to a mount namespace by path would land in the
     # initramfs. switch_root makes /newroot the real root.
-    if [ "${LAYOUT:-v2}" = systemd ]; then
+    if [ "${LAYOUT#systemd}" != "$LAYOUT" ]; then
         boot_systemd
     fi
     exec switch_root /newroot /run/vm/busybox sh /run/vm/init stage2
     die "switch_root failed"
 }
 
-# NOOK_VM_LAYOUT=systemd: systemd (the host's /lib/systemd/systemd) becomes
+# NOOK_VM_LAYOUT=systemd or systemd-hybrid (run.sh picks the cgroup layout
+# on the kernel command line): systemd (the host's /lib/systemd/systemd) becomes
 # PID 1 and boots straight into nook-vm.service, which runs stage 2. Only
 # that unit, D-Bus and what they pull in start; units that are slow under
 # emulation or touch host devices are masked. All of it is written into the
