@@ -72,6 +72,7 @@ test: deps
 	tests/vm/run.sh --timeout 600 -- tests/vm/smoke.sh 2>&1 | tee -a target/test.log
 	NOOK_VM_LAYOUT=hybrid tests/vm/run.sh --timeout 600 -- tests/vm/hybrid.sh 2>&1 | tee -a target/test.log
 	NOOK_VM_LAYOUT=systemd tests/vm/run.sh --timeout 600 -- tests/vm/systemd.sh 2>&1 | tee -a target/test.log
+	NOOK_VM_LAYOUT=systemd-hybrid tests/vm/run.sh --timeout 600 -- tests/vm/systemd-hybrid.sh 2>&1 | tee -a target/test.log
 	@skips=$$(grep -c '^SKIP' target/test.log || true); \
 	echo "skipped cases: $$skips"; \
 	grep '^SKIP' target/test.log | sort | uniq -c || true
@@ -102,3 +103,4 @@ vm-test:
 	tests/vm/run.sh --timeout 600 -- tests/vm/smoke.sh
 	NOOK_VM_LAYOUT=hybrid tests/vm/run.sh --timeout 600 -- tests/vm/hybrid.sh
 	NOOK_VM_LAYOUT=systemd tests/vm/run.sh --timeout 600 -- tests/vm/systemd.sh
+	NOOK_VM_LAYOUT=systemd-hybrid tests/vm/run.sh --timeout 600 -- tests/vm/systemd-hybrid.sh

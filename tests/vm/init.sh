@@ -133,6 +133,9 @@ TimeoutStartSec=infinity
 UNIT
     # The host's fstab names the host's disks: none of them are here.
     : >/newroot/etc/fstab
+    # The host may be a container (Docker's marker file): the guest is not,
+    # and systemd must read the kernel command line, not /proc/1/cmdline.
+    rm -f /newroot/.dockerenv
     for u in systemd-udevd.service systemd-udev-trigger.service \
         systemd-udev-settle.service systemd-random-seed.service \
         systemd-timesyncd.service systemd-pstore.service \
