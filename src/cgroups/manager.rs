@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use oci_spec::runtime::{LinuxResources, Spec};
 use serde::{Deserialize, Serialize};
 
+use super::properties;
 use super::systemd::{self, Systemd, UnitPath};
 use super::{apply_devices, apply_resources, enter_v1, hierarchies, host_version, resources};
 use crate::spec::Bundle;
@@ -91,7 +92,7 @@ pub fn prepare(plan: &Plan, bundle: &Bundle) -> Result<()> {
         }
         Driver::Systemd { .. } => {
             if let Some(r) = r {
-                systemd::resource_properties(r, bundle.extra.pids_limit, host_version()?)?;
+                properties::resource_properties(r, bundle.extra.pids_limit, host_version()?)?;
             }
         }
     }
@@ -127,14 +128,14 @@ pub fn enter(driver: &Driver, bundle: &Bundle, id: &str, dirs: &[PathBuf], pid: 
     let r = resources_of(&bundle.spec);
     if let Some(r) = r {
         let version = host_version()?;
-        props.extend(systemd::resource_properties(
+        props.extend(properties::resource_properties(
             r,
             bundle.extra.pids_limit,
             version,
         )?);
     }
     let rules = r.and_then(|r| r.devices().clone()).unwrap_or_default();
-    props.extend(systemd::device_properties(
+    props.extend(properties::device_properties(
         &rules,
         super::DEFAULT_DEVICE_RULES,
     ));
@@ -172,7 +173,7 @@ pub fn update(
     pids_limit: Option<i64>,
 ) -> Result<()> {
     if let Driver::Systemd { unit, .. } = driver {
-        let props = systemd::resource_properties(r, pids_limit, host_version()?)?;
+        let props = properties::resource_properties(r, pids_limit, host_version()?)?;
         if !props.is_empty() {
             Systemd::connect()?.set_properties(unit, props)?;
         }

@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 mod dbus;
 mod devices_bpf;
 pub mod manager;
+pub mod properties;
 pub mod resources;
 pub mod stats;
 pub mod systemd;
