@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 mod devices_bpf;
 pub mod resources;
 pub mod stats;
+pub mod sub;
 use oci_spec::runtime::{LinuxResources, Spec};
 
 /// One mounted cgroup hierarchy of the host.

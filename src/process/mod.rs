@@ -18,6 +18,8 @@
 //! drawn in `sync`.
 
 pub mod clone;
+pub mod exec;
+pub mod finish;
 pub mod init;
 pub mod parent;
 pub mod sync;
