@@ -369,7 +369,7 @@ const BOOL_FLAGS: &[&str] = &[
 /// commands that take a command line of their own, after the container id.
 pub fn normalize(args: Vec<String>) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
-    let mut iter = args.into_iter();
+    let mut iter = args.into_iter().peekable();
     if let Some(argv0) = iter.next() {
         out.push(argv0);
     }
@@ -394,6 +394,14 @@ pub fn normalize(args: Vec<String>) -> Vec<String> {
                     command = Some(a.clone());
                 } else if matches!(command.as_deref(), Some("exec" | "ps")) && positionals >= 2 {
                     passthrough = true;
+                    // As in runc, everything after exec's id is the command,
+                    // even words that look like exec's own flags.
+                    if command.as_deref() == Some("exec") && iter.peek().is_some_and(|n| n != "--")
+                    {
+                        out.push(a);
+                        out.push("--".into());
+                        continue;
+                    }
                 }
             }
             out.push(a);
@@ -470,7 +478,11 @@ mod tests {
     fn exec_command_line_untouched() {
         assert_eq!(
             n(&["nook", "exec", "x", "sh", "-bundle", "--detach=true"]),
-            vec!["nook", "exec", "x", "sh", "-bundle", "--detach=true"]
+            vec!["nook", "exec", "x", "--", "sh", "-bundle", "--detach=true"]
+        );
+        assert_eq!(
+            n(&["nook", "exec", "x", "--pid-file", "p"]),
+            vec!["nook", "exec", "x", "--", "--pid-file", "p"]
         );
     }
 

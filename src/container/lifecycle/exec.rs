@@ -191,7 +191,9 @@ pub fn build_process(base: Option<&Process>, opts: &ExecOptions) -> Result<Proce
             p
         }
     };
-    if !opts.args.is_empty() {
+    // Without --process the command line is the whole of args (as runc:
+    // never the config's own program).
+    if !opts.args.is_empty() || opts.process_file.is_none() {
         p.set_args(Some(opts.args.clone()));
     }
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
