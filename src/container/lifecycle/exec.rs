@@ -348,3 +348,184 @@ fn add_caps(p: &mut Process, names: &[String]) {
     caps.set_ambient(add(caps.ambient()));
     p.set_capabilities(Some(caps));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_process() -> Process {
+        serde_json::from_value(serde_json::json!({
+            "terminal": true,
+            "args": ["sleep", "1000"],
+            "cwd": "/",
+            "env": ["PATH=/bin", "A=1"],
+            "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"]},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 10, "soft": 10}],
+            "oomScoreAdj": 5
+        }))
+        .unwrap()
+    }
+
+    fn opts(args: &[&str]) -> ExecOptions {
+        ExecOptions {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn flags_on_top_of_the_config_process() {
+        let mut o = opts(&["sh"]);
+        o.env = vec!["A=2".into(), "B=3".into()];
+        o.user = Some("5:6".into());
+        o.additional_gids = vec!["7".into()];
+        o.cwd = Some("/tmp".into());
+        o.caps = vec!["sys_admin".into(), "CAP_NOPE".into()];
+        o.no_new_privs = true;
+        let p = build_process(Some(&config_process()), &o).unwrap();
+        assert_eq!(p.args().as_ref().unwrap(), &["sh"]);
+        assert_eq!(p.terminal(), Some(false), "a fresh terminal setting");
+        assert_eq!(p.env().as_ref().unwrap(), &["PATH=/bin", "A=2", "B=3"]);
+        assert_eq!((p.user().uid(), p.user().gid()), (5, 6));
+        assert_eq!(p.user().additional_gids().as_ref().unwrap(), &[7]);
+        assert_eq!(p.cwd(), Path::new("/tmp"));
+        assert_eq!(p.no_new_privileges(), Some(true));
+        let caps = p.capabilities().as_ref().unwrap();
+        for set in [caps.bounding(), caps.effective(), caps.ambient()] {
+            assert!(set.as_ref().unwrap().contains(&Capability::SysAdmin));
+        }
+        assert!(
+            caps.bounding()
+                .as_ref()
+                .unwrap()
+                .contains(&Capability::Kill)
+        );
+        assert_eq!(p.oom_score_adj(), Some(5));
+    }
+
+    #[test]
+    fn the_command_line_is_the_whole_of_args() {
+        let e = build_process(Some(&config_process()), &opts(&[])).unwrap_err();
+        assert!(
+            format!("{e}").contains("process args cannot be empty"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn process_file_inherits_what_it_leaves_out() {
+        let dir = std::env::temp_dir().join(format!("nook-exec-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("p.json");
+        std::fs::write(
+            &file,
+            r#"{"args": ["id"], "cwd": "/", "user": {"uid": 1, "gid": 1}, "terminal": true}"#,
+        )
+        .unwrap();
+        let o = ExecOptions {
+            process_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let p = build_process(Some(&config_process()), &o).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(p.args().as_ref().unwrap(), &["id"]);
+        assert_eq!(p.terminal(), Some(true));
+        assert_eq!(p.user().uid(), 1);
+        assert!(
+            p.env().as_ref().is_none_or(|e| e.is_empty()),
+            "env is the file's"
+        );
+        assert!(p.capabilities().is_some() && p.rlimits().is_some());
+        assert_eq!(p.oom_score_adj(), Some(5));
+    }
+
+    #[test]
+    fn bad_flags_are_named() {
+        for (o, needle) in [
+            (
+                ExecOptions {
+                    user: Some("x".into()),
+                    ..opts(&["sh"])
+                },
+                "--user",
+            ),
+            (
+                ExecOptions {
+                    user: Some("1:".into()),
+                    ..opts(&["sh"])
+                },
+                "--user",
+            ),
+            (
+                ExecOptions {
+                    env: vec!["X".into()],
+                    ..opts(&["sh"])
+                },
+                "--env",
+            ),
+            (
+                ExecOptions {
+                    env: vec!["=x".into()],
+                    ..opts(&["sh"])
+                },
+                "--env",
+            ),
+            (
+                ExecOptions {
+                    cwd: Some("tmp".into()),
+                    ..opts(&["sh"])
+                },
+                "--cwd",
+            ),
+            (
+                ExecOptions {
+                    additional_gids: vec!["-1".into()],
+                    ..opts(&["sh"])
+                },
+                "--additional-gids",
+            ),
+            (
+                ExecOptions {
+                    process_file: Some("/no/such".into()),
+                    ..opts(&[])
+                },
+                "--process /no/such",
+            ),
+        ] {
+            let e = format!(
+                "{:#}",
+                build_process(Some(&config_process()), &o).unwrap_err()
+            );
+            assert!(e.contains(needle), "{needle}: {e}");
+        }
+    }
+
+    #[test]
+    fn statuses_as_runc() {
+        assert!(check_status(Status::Running, false).is_ok());
+        assert!(check_status(Status::Created, false).is_ok());
+        assert!(check_status(Status::Paused, true).is_ok());
+        let e = check_status(Status::Paused, false).unwrap_err();
+        assert!(format!("{e}").contains("--ignore-paused"));
+        let e = check_status(Status::Stopped, true).unwrap_err();
+        assert_eq!(format!("{e}"), "cannot exec in a stopped container");
+    }
+
+    #[test]
+    fn terminal_rules_as_runc() {
+        let mut o = opts(&["sh"]);
+        assert!(
+            check_terminal(true, &o).is_ok(),
+            "foreground tty: nook relays"
+        );
+        o.detach = true;
+        assert!(
+            check_terminal(true, &o).is_err(),
+            "detached tty needs a socket"
+        );
+        o.console_socket = Some("/s".into());
+        assert!(check_terminal(true, &o).is_ok());
+        assert!(check_terminal(false, &o).is_err(), "socket without tty");
+    }
+}
