@@ -68,7 +68,11 @@ fn exec_joins_the_container() {
         return;
     }
     let nook = Nook::new();
-    let (bundle, id) = running(&nook);
+    // With a time namespace too, which the new process must be born in.
+    let (bundle, id) = running_with(&nook, |c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.push(json!({"type": "time"}));
+    });
     let script = r#"
         echo host=$(hostname)
         echo pid=$$
@@ -305,6 +309,36 @@ fn detached_exec_writes_the_pid_file() {
     let pid = check_detached(&pid_file, nook.pid(&id), exec_pid);
     nook.destroy(&id, &bundle);
     assert!(!pid_alive(pid), "the exec'd process outlived its container");
+}
+
+#[test]
+fn pidfd_socket_gets_the_new_process() {
+    if skip_unless_root() {
+        return;
+    }
+    let nook = Nook::new();
+    let (bundle, id) = running(&nook);
+    let dir = TempDir::new("pidfd");
+    let pid_file = dir.path().join("exec.pid");
+    let sock = FdListener::new("pidfd.sock");
+    let mut run = Some(nook.spawn(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        path_str(&pid_file),
+        "--pidfd-socket",
+        sock.path_str(),
+        &id,
+        "sleep",
+        "100",
+    ]));
+    let (pidfd, _) = sock.receive_fd(&mut run, Duration::from_secs(30));
+    run.take().unwrap().wait().expect_ok();
+    let pid = fs::read_to_string(&pid_file).unwrap();
+    let info = fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd())).unwrap();
+    let fd_pid = info.lines().find_map(|l| l.strip_prefix("Pid:"));
+    assert_eq!(fd_pid.map(str::trim), Some(pid.trim()), "{info}");
+    nook.destroy(&id, &bundle);
 }
 
 #[test]
