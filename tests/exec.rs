@@ -650,9 +650,10 @@ fn nook_is_out_of_reach_during_setup() {
             .trim()
             .is_empty()
     });
-    let probe = "for p in /proc/[0-9]*; do \
-                 if [ \"$(cat $p/comm)\" = nook:exec ]; then \
-                 echo seen; readlink $p/exe || echo denied; fi; done";
+    // Frozen right after the clone, it may not have named its stage yet:
+    // "nook" or "nook:exec", nook code either way.
+    let probe = "for p in /proc/[0-9]*; do case $(cat $p/comm) in nook*) \
+                 echo seen; readlink $p/exe || echo denied;; esac; done";
     let out = exec(&nook, &id, &["sh", "-c", probe]);
     fs::write(sub.join("freezer.state"), "THAWED").unwrap();
     let done = held.wait();
