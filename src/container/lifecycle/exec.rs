@@ -179,8 +179,8 @@ fn validate(spec: &Spec) -> Result<()> {
 
 /// The process to run: the config's process (a fresh terminal setting) or
 /// the `--process` file, with the flags on top. Settings a process.json
-/// leaves out (capabilities, rlimits, LSM labels, oomScoreAdj) are the
-/// container's, as in runc.
+/// leaves out (capabilities, rlimits, LSM labels, oomScoreAdj,
+/// execCPUAffinity) are the container's, as in runc.
 pub fn build_process(base: Option<&Process>, opts: &ExecOptions) -> Result<Process> {
     let base = base.cloned().unwrap_or_default();
     let mut p = match &opts.process_file {
@@ -254,6 +254,9 @@ fn inherit(mut p: Process, base: &Process) -> Process {
     }
     if p.oom_score_adj().is_none() {
         p.set_oom_score_adj(base.oom_score_adj());
+    }
+    if p.exec_cpu_affinity().is_none() {
+        p.set_exec_cpu_affinity(base.exec_cpu_affinity().clone());
     }
     p
 }
