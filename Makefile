@@ -7,6 +7,7 @@
 #   make test      fmt, clippy and the whole test suite (as root)
 #   make bench     time `run` of nook against runc and crun
 #   make conformance  the OCI runtime-spec conformance suite against nook (as root)
+#   make callers   nook under real Podman and containerd (as root; tests/callers/)
 #   make vm-test   smoke test on pure cgroup v2 in a QEMU guest (as root; tests/vm/)
 #   make man       regenerate man/ from the CLI definition
 #   make clean     remove build output
@@ -23,8 +24,11 @@ NOOK := target/release/nook
 TEST_THREADS ?= 2
 
 # busybox-static: container rootfs for tests and demo; runc, crun: reference
-# runtimes; jq: bundle script; the rest: debugging and benchmarks.
-DEB_DEPS := busybox-static runc crun iproute2 strace jq hyperfine qemu-system-x86 xz-utils
+# runtimes; jq: bundle script; python3-jsonschema: the features schema test;
+# podman, conmon, containerd: the callers suites (tests/callers);
+# the rest: debugging and benchmarks.
+DEB_DEPS := busybox-static runc crun iproute2 strace jq hyperfine qemu-system-x86 xz-utils python3-jsonschema \
+	podman conmon containerd
 
 .PHONY: all build install deps demo test bench clean man
 
@@ -69,6 +73,8 @@ test: deps
 	mkdir -p target
 	$(CARGO) test --release --no-fail-fast -- --test-threads=$(TEST_THREADS) 2>&1 | tee target/test.log
 	conformance/run.sh --runtime $(NOOK) 2>&1 | tee -a target/test.log
+	tests/callers/podman.sh --runtime $(NOOK) 2>&1 | tee -a target/test.log
+	tests/callers/containerd.sh --runtime $(NOOK) 2>&1 | tee -a target/test.log
 	tests/vm/run.sh --timeout 600 -- tests/vm/smoke.sh 2>&1 | tee -a target/test.log
 	NOOK_VM_LAYOUT=hybrid tests/vm/run.sh --timeout 600 -- tests/vm/hybrid.sh 2>&1 | tee -a target/test.log
 	@skips=$$(grep -c '^SKIP' target/test.log || true); \
@@ -91,6 +97,14 @@ clean:
 conformance:
 	$(CARGO) build --release
 	conformance/run.sh --runtime $(NOOK)
+
+# nook under real Podman (with conmon) and containerd (runc v2 shim); see
+# tests/callers/lib.sh. `--runtime runc` runs the same cases on runc.
+.PHONY: callers
+callers:
+	$(CARGO) build --release
+	tests/callers/podman.sh --runtime $(NOOK)
+	tests/callers/containerd.sh --runtime $(NOOK)
 
 # nook on pure cgroup v2, in a throw-away QEMU guest (see tests/vm/README.md):
 # needs qemu-system-x86; the first run downloads a Debian kernel package into

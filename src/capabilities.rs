@@ -52,6 +52,11 @@ const NAMES: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
+/// Every capability name nook knows, in kernel order.
+pub fn names() -> &'static [&'static str] {
+    NAMES
+}
+
 /// The kernel number of a capability.
 pub fn number(cap: &Capability) -> Option<u32> {
     let v = serde_json::to_value(cap).ok()?;

@@ -22,6 +22,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order of a container's life.
+    pub const ALL: [Kind; 6] = [
+        Kind::Prestart,
+        Kind::CreateRuntime,
+        Kind::CreateContainer,
+        Kind::StartContainer,
+        Kind::Poststart,
+        Kind::Poststop,
+    ];
+
     /// The config.json name.
     pub fn name(self) -> &'static str {
         match self {

@@ -6,6 +6,7 @@ pub mod cgroups;
 pub mod console;
 pub mod container;
 pub mod error;
+pub mod features;
 pub mod foreground;
 pub mod hooks;
 pub mod logging;
@@ -20,8 +21,9 @@ pub mod signals;
 pub mod spec;
 pub mod syscall;
 pub mod sysctl;
+pub mod userns;
 
 pub use error::Error;
 
 /// The OCI runtime-spec version nook implements.
-pub const OCI_VERSION: &str = "1.2.1";
+pub const OCI_VERSION: &str = "1.3.0";

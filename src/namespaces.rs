@@ -62,6 +62,8 @@ impl Plan {
     pub fn clone_flags(&self) -> CloneFlags {
         let mut flags = CloneFlags::empty();
         for (t, f) in [
+            // The user namespace is made first and owns all the others.
+            (LinuxNamespaceType::User, CloneFlags::CLONE_NEWUSER),
             (LinuxNamespaceType::Mount, CloneFlags::CLONE_NEWNS),
             (LinuxNamespaceType::Uts, CloneFlags::CLONE_NEWUTS),
             (LinuxNamespaceType::Ipc, CloneFlags::CLONE_NEWIPC),

@@ -203,6 +203,28 @@ pub struct MemoryPolicy {
     pub flags: Option<Vec<String>>,
 }
 
+/// Memory policy modes by name, with their set_mempolicy(2) values.
+pub const MPOL_MODES: &[(&str, libc::c_int)] = &[
+    ("MPOL_DEFAULT", 0),
+    ("MPOL_PREFERRED", 1),
+    ("MPOL_BIND", 2),
+    ("MPOL_INTERLEAVE", 3),
+    ("MPOL_LOCAL", 4),
+    ("MPOL_PREFERRED_MANY", 5),
+    ("MPOL_WEIGHTED_INTERLEAVE", 6),
+];
+
+/// Mode flags by name, with the bits they add to the mode.
+pub const MPOL_FLAGS: &[(&str, libc::c_int)] = &[
+    ("MPOL_F_NUMA_BALANCING", 1 << 13),
+    ("MPOL_F_RELATIVE_NODES", 1 << 14),
+    ("MPOL_F_STATIC_NODES", 1 << 15),
+];
+
+fn lookup(table: &[(&str, libc::c_int)], name: &str) -> Option<libc::c_int> {
+    table.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
 /// The policy as set_mempolicy(2) arguments: mode|flags and a node mask.
 pub struct MemoryPolicyArgs {
     mode: libc::c_int,
@@ -212,16 +234,8 @@ pub struct MemoryPolicyArgs {
 impl MemoryPolicy {
     /// Checks the policy and turns it into syscall arguments.
     pub fn to_args(&self) -> Result<MemoryPolicyArgs> {
-        let mode = match self.mode.as_str() {
-            "MPOL_DEFAULT" => 0,
-            "MPOL_PREFERRED" => 1,
-            "MPOL_BIND" => 2,
-            "MPOL_INTERLEAVE" => 3,
-            "MPOL_LOCAL" => 4,
-            "MPOL_PREFERRED_MANY" => 5,
-            "MPOL_WEIGHTED_INTERLEAVE" => 6,
-            other => bail!("linux.memoryPolicy.mode {other:?} is unknown"),
-        };
+        let mode = lookup(MPOL_MODES, &self.mode)
+            .with_context(|| format!("linux.memoryPolicy.mode {:?} is unknown", self.mode))?;
         let nodes = self
             .nodes
             .as_deref()
@@ -234,12 +248,8 @@ impl MemoryPolicy {
         }
         let mut flags = 0;
         for f in self.flags.iter().flatten() {
-            flags |= match f.as_str() {
-                "MPOL_F_NUMA_BALANCING" => 1 << 13,
-                "MPOL_F_RELATIVE_NODES" => 1 << 14,
-                "MPOL_F_STATIC_NODES" => 1 << 15,
-                other => bail!("linux.memoryPolicy.flags: unknown flag {other:?}"),
-            };
+            flags |= lookup(MPOL_FLAGS, f)
+                .with_context(|| format!("linux.memoryPolicy.flags: unknown flag {f:?}"))?;
         }
         let mask = match nodes {
             Some(n) => node_mask(n).with_context(|| format!("linux.memoryPolicy.nodes {n:?}"))?,

@@ -180,9 +180,7 @@ fn validate_namespaces(spec: &Spec) -> Result<()> {
     if !ns.is_new(LinuxNamespaceType::Mount) {
         bail!("linux.namespaces: a new mount namespace is required (nook does not join one)");
     }
-    if ns.has(LinuxNamespaceType::User) {
-        bail!("linux.namespaces: user namespaces are not supported yet");
-    }
+    crate::userns::validate(spec, &ns)?;
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
         && !ns.is_new(LinuxNamespaceType::Uts)
     {
@@ -214,11 +212,6 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
             (
                 l.intel_rdt().is_some() && resctrl_mounted(),
                 "linux.intelRdt",
-            ),
-            (
-                l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-                    || l.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()),
-                "linux.uidMappings/gidMappings",
             ),
         ];
         for (set, field) in checks {

@@ -673,6 +673,47 @@ fn nook_is_out_of_reach_during_setup() {
 }
 
 #[test]
+fn exec_joins_a_user_namespace() {
+    if skip_unless_root() {
+        return;
+    }
+    let nook = Nook::new();
+    let map = |host: u32| json!([{"containerID": 0, "hostID": host, "size": 65536}]);
+    let (bundle, id) = running_with(&nook, |c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = map(200_000);
+        c["linux"]["gidMappings"] = map(200_000);
+    });
+    let script = "echo user=$(readlink /proc/self/ns/user); \
+                  echo inituser=$(readlink /proc/1/ns/user); \
+                  echo uidmap=$(cat /proc/self/uid_map); echo id=$(id -u):$(id -g); \
+                  echo capeff=$(grep CapEff /proc/self/status); \
+                  echo initcapeff=$(grep CapEff /proc/1/status)";
+    let out = exec(&nook, &id, &["sh", "-c", script]).expect_ok();
+    let o = &out.stdout;
+    assert_eq!(field(o, "user"), field(o, "inituser"), "{out}");
+    assert!(field(o, "uidmap").contains("200000"), "{out}");
+    assert_eq!(field(o, "id"), "0:0", "{out}");
+    assert_eq!(field(o, "capeff"), field(o, "initcapeff"), "{out}");
+    // From the host, the exec'd process runs as the mapped uid.
+    let dir = TempDir::new("userns");
+    let pid_file = dir.path().join("exec.pid");
+    exec_flags(
+        &nook,
+        &["-d", "--pid-file", path_str(&pid_file)],
+        &id,
+        &["sleep", "100"],
+    )
+    .expect_ok();
+    let pid = fs::read_to_string(&pid_file).unwrap();
+    let status = fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(uid.contains("200000"), "{uid}");
+    nook.destroy(&id, &bundle);
+}
+
+#[test]
 fn exec_cpu_affinity_final() {
     if skip_unless_root() {
         return;

@@ -205,13 +205,17 @@ fn hostname_without_uts_namespace_is_refused() {
 }
 
 #[test]
-fn user_namespace_is_not_supported_yet() {
+fn user_namespace_without_mappings_is_refused() {
     if skip_unless_root() {
         return;
     }
+    // The working cases are in tests/userns.rs.
     let mut bundle = Bundle::new();
     set_namespace(&mut bundle, "user", Some(json!({"type": "user"})));
-    create_fails(&bundle, &["not supported yet"]);
+    create_fails(
+        &bundle,
+        &["linux.uidMappings", "needs at least one uid mapping"],
+    );
 }
 
 /// The path fields of /proc/self/cgroup lines (`ID:CONTROLLERS:PATH`).

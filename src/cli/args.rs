@@ -159,8 +159,8 @@ pub enum Command {
         interval: String,
         id: String,
     },
-    /// Print what this runtime supports (not supported yet)
-    Features(Unsupported),
+    /// Print what this runtime implements, as runtime-spec features JSON
+    Features,
     /// Checkpoint a container (not supported)
     Checkpoint(Unsupported),
     /// Restore a container (not supported)

@@ -6,6 +6,7 @@ mod create;
 mod delete;
 mod events;
 pub mod exec;
+mod features;
 mod kill;
 mod list;
 #[cfg(test)]
@@ -92,7 +93,7 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
             interval,
             id,
         } => events::run(&root, &id, &interval, stats).map(|_| 0),
-        Command::Features(_) => bail!("nook features is not supported yet"),
+        Command::Features => features::run().map(|_| 0),
         Command::Checkpoint(_) | Command::Restore(_) => {
             bail!("checkpoint and restore are not supported")
         }

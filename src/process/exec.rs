@@ -7,8 +7,8 @@
 //! the new process is born inside the container's pid namespace (with a
 //! small PID there) and directly in its v2 cgroup: one clone, no second
 //! fork. It is nook's own child, so that `--detach` hands it to the
-//! caller's subreaper when nook exits. The other namespaces it joins
-//! itself, all at once through the init's pidfd.
+//! caller's subreaper when nook exits. The other namespaces (the user
+//! namespace first) it joins itself, all at once through the init's pidfd.
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -26,7 +26,7 @@ use super::init;
 use super::parent::{open_path, set_dumpable};
 use super::sync::{self, InitEnd, ParentEnd, ToInit, ToParent};
 use crate::procattr::MemoryPolicy;
-use crate::{cgroups, console, namespaces};
+use crate::{cgroups, console, namespaces, userns};
 
 /// Name of the exec stage in /proc/<pid>/comm until it execs the program.
 pub const EXEC_NAME: &str = "nook:exec";
@@ -57,9 +57,10 @@ pub struct Tenant {
 }
 
 /// Namespace types joined "for children" by the parent, and by the new
-/// process itself. A user namespace is never listed (nook refuses them).
+/// process itself (the user namespace first: the others are owned by it).
 const FOR_CHILDREN: &[LinuxNamespaceType] = &[LinuxNamespaceType::Pid, LinuxNamespaceType::Time];
 const DIRECT: &[LinuxNamespaceType] = &[
+    LinuxNamespaceType::User,
     LinuxNamespaceType::Mount,
     LinuxNamespaceType::Uts,
     LinuxNamespaceType::Ipc,
@@ -223,16 +224,23 @@ fn run(cfg: &ExecConfig, chan: &InitEnd, root: &OwnedFd, aff: &Affinity) -> Resu
     chan.expect(ToInit::CgroupsReady)?;
     // Joining a cpuset cgroup may have reset the affinity: set it now.
     aff.apply_final()?;
+    // Before the user namespace: lowering it needs CAP_SYS_RESOURCE over
+    // the runtime's user namespace.
+    init::set_oom_score_adj(process)?;
     join(
         cfg.init_pidfd,
         cfg.init_pid,
         &container_types(cfg.spec, DIRECT),
     )?;
+    if userns::is_new(cfg.spec) {
+        // As init did: uid/gid 0 of the namespace (when mapped) until the
+        // switch to process.user.
+        userns::become_root(cfg.spec)?;
+    }
     enter_root(root)?;
     if !cfg.no_new_keyring {
         init::join_session_keyring(cfg.id)?;
     }
-    init::set_oom_score_adj(process)?;
     if process.terminal() == Some(true) {
         let master = console::setup(process, false).context("--tty")?;
         chan.send_console(&master)?;

@@ -18,7 +18,7 @@ use super::finish::{self, Finish, Role};
 use super::sync::{InitEnd, ToInit, ToParent};
 use crate::container::Status;
 use crate::hooks::{self, Kind};
-use crate::{console, namespaces, rootfs, syscall, sysctl};
+use crate::{console, namespaces, rootfs, syscall, sysctl, userns};
 
 /// Entry point of the child after clone3. Never returns.
 pub fn main(
@@ -52,11 +52,17 @@ fn run(
     let process = spec.process().as_ref().context("process is missing")?;
     start_stage(crate::container::INIT_NAME, Some(cfg.lock_fd))?;
     chan.expect(ToInit::CgroupsReady)?;
+    let new_userns = userns::is_new(spec);
+    if new_userns {
+        userns::become_root(spec)?;
+    }
     enter_namespaces(spec, joins)?;
     if !cfg.no_new_keyring {
         join_session_keyring(cfg.id)?;
     }
-    set_oom_score_adj(process)?;
+    if !new_userns {
+        set_oom_score_adj(process)?;
+    }
     let rootfs_cfg = rootfs::RootfsConfig {
         spec,
         rootfs: &cfg.bundle.rootfs,

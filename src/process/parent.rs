@@ -14,7 +14,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use super::InitConfig;
 use super::clone::{Forked, clone3};
 use super::sync::{self, ParentEnd, ToInit};
-use crate::{cgroups, namespaces, netdev};
+use crate::{cgroups, namespaces, netdev, userns};
 
 /// The parent's view of a freshly cloned init.
 pub struct Init {
@@ -60,6 +60,12 @@ pub fn spawn(cfg: &InitConfig) -> Result<Init> {
             drop(init_end);
             cgroups::enter_v1(cfg.cgroup_dirs, pid.as_raw())
                 .context("place the container process in its cgroups")?;
+            if userns::is_new(spec) {
+                userns::write_maps(spec, pid)?;
+                // Lowering oom_score_adj needs CAP_SYS_RESOURCE over the
+                // runtime's user namespace, which init no longer has.
+                write_oom_score_adj(spec, pid)?;
+            }
             if netdev::wanted(spec) {
                 let netns = netdev::target_netns(pid.as_raw(), &joins)?;
                 netdev::move_into(spec, netns.as_fd())?;
@@ -72,6 +78,14 @@ pub fn spawn(cfg: &InitConfig) -> Result<Init> {
             })
         }
     }
+}
+
+fn write_oom_score_adj(spec: &Spec, pid: Pid) -> Result<()> {
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
+            .with_context(|| format!("process.oomScoreAdj {adj}"))?;
+    }
+    Ok(())
 }
 
 pub(super) fn open_path(p: &Path) -> Result<OwnedFd> {

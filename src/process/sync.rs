@@ -7,7 +7,9 @@
 //!   ──────────────────────────                 ────────────────────────
 //!   clone3(namespaces, INTO_CGROUP) ─────────▶ born in its namespaces
 //!   place pid in v1 cgroups
-//!   CgroupsReady ─────────────────────────────▶ unshare cgroupns (if asked)
+//!   [new user ns: uid_map, gid_map]
+//!   CgroupsReady ─────────────────────────────▶ [new user ns: setresuid(0)]
+//!                                              unshare cgroupns (if asked)
 //!                                              setns joined namespaces
 //!                                              rootfs, mounts, /dev
 //!                                    ◀──────── RunHooks     (if any hooks)

@@ -19,7 +19,7 @@ mod devices;
 pub use devices::bind_console;
 mod mount;
 mod mountinfo;
-mod options;
+pub mod options;
 mod paths;
 mod pivot;
 mod resolve;

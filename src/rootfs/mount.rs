@@ -30,6 +30,7 @@ pub struct MountCtx<'a> {
 }
 
 /// One parsed entry, with names for error messages.
+#[derive(Clone)]
 pub struct Entry<'a> {
     pub index: usize,
     pub dest: &'a Path,
@@ -110,15 +111,35 @@ fn mount_fs(ctx: &MountCtx, e: &Entry) -> anyhow::Result<()> {
     let source = e.source.unwrap_or(Path::new(e.typ));
     // Propagation goes in separate calls: mount(2) would treat it as a
     // propagation change of an existing mount instead of a new mount.
-    mnt(
+    let made = mnt(
         Some(source),
         &proc_fd(&target),
         Some(e.typ),
         e.opts.flags,
         e.opts.data(),
-    )
-    .with_context(|| e.describe())?;
-    finish(ctx.root, e)
+    );
+    match made {
+        // In a user namespace that does not own the network (sysfs) or IPC
+        // (mqueue) namespace the kernel refuses a fresh instance; the host's
+        // own mount is the one the container would see anyway (runc does
+        // the same).
+        Err(nix::errno::Errno::EPERM) if matches!(e.typ, "sysfs" | "mqueue") => {
+            drop(target);
+            let host = if e.typ == "sysfs" {
+                "/sys"
+            } else {
+                "/dev/mqueue"
+            };
+            let mut bind = e.clone();
+            bind.source = Some(Path::new(host));
+            bind.opts.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
+            mount_bind(ctx, &bind)
+        }
+        other => {
+            other.with_context(|| e.describe())?;
+            finish(ctx.root, e)
+        }
+    }
 }
 
 /// A bind mount, then the remount that applies ro/nosuid/... to it.

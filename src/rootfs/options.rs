@@ -112,6 +112,15 @@ const TABLE: &[(&str, Effect)] = &[
     ("ridmap", Unsupported),
 ];
 
+/// The option names nook applies (for `nook features`): the table without
+/// the ones it recognises only to refuse.
+pub fn supported() -> impl Iterator<Item = &'static str> {
+    TABLE
+        .iter()
+        .filter(|(_, effect)| !matches!(effect, Unsupported))
+        .map(|(name, _)| *name)
+}
+
 /// Attributes for mount_setattr(2) with AT_RECURSIVE.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RecAttr {
