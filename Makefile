@@ -25,10 +25,11 @@ TEST_THREADS ?= 2
 
 # busybox-static: container rootfs for tests and demo; runc, crun: reference
 # runtimes; jq: bundle script; python3-jsonschema: the features schema test;
-# podman, conmon, containerd: the callers suites (tests/callers);
-# the rest: debugging and benchmarks.
+# podman, conmon, containerd: the callers suites (tests/callers); gcc,
+# libc6-dev: the static probe of tests/seccomp.rs; the rest: debugging and
+# benchmarks.
 DEB_DEPS := busybox-static runc crun iproute2 strace jq hyperfine qemu-system-x86 xz-utils python3-jsonschema \
-	podman conmon containerd
+	podman conmon containerd gcc libc6-dev
 
 .PHONY: all build install deps demo test bench clean man
 

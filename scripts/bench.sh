@@ -49,3 +49,7 @@ else
         echo "$rt: $(((end - start) / runs / 1000)) us per run (mean of $runs)"
     done
 fi
+
+# The seccomp filter's cost: BPF instructions per syscall under Podman's
+# default profile, counted by nook's test interpreter (src/seccomp/bench.rs).
+cargo test --release --quiet --lib seccomp::bench -- --nocapture 2>/dev/null | grep -E '^(seccomp|  )'

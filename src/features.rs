@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{capabilities, hooks, procattr, rootfs};
+use crate::{capabilities, hooks, procattr, rootfs, seccomp};
 
 /// The oldest config version nook accepts.
 pub const OCI_VERSION_MIN: &str = "1.0.0";
@@ -32,7 +32,14 @@ pub fn features() -> Value {
             "namespaces": NAMESPACES,
             "capabilities": capabilities::names(),
             "cgroup": cgroup(),
-            "seccomp": { "enabled": false },
+            "seccomp": {
+                "enabled": true,
+                "actions": seccomp::translate::ACTIONS,
+                "operators": seccomp::translate::OPERATORS,
+                "archs": seccomp::translate::ARCHS,
+                "knownFlags": seccomp::translate::FLAGS.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+                "supportedFlags": seccomp::supported_flags(),
+            },
             // The labels are written for execve when the host has the LSM;
             // without it a config that asks for one is refused.
             "apparmor": { "enabled": true },

@@ -17,6 +17,7 @@ pub mod procattr;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
+pub mod seccomp;
 pub mod signals;
 pub mod spec;
 pub mod syscall;

@@ -27,6 +27,9 @@ pub struct Extra {
     /// `linux.resources.pids.limit`, None when absent (oci-spec reads an
     /// absent limit as 0, which is a real limit since runtime-spec 1.3).
     pub pids_limit: Option<i64>,
+    /// `linux.seccomp`, compiled (see `seccomp::translate` for why nook
+    /// parses it itself).
+    pub seccomp: Option<crate::seccomp::Filter>,
 }
 
 /// Loads and validates `<bundle>/config.json`.
@@ -79,6 +82,14 @@ pub fn parse_full(data: &[u8]) -> Result<(Spec, Extra)> {
     {
         extra.memory_policy =
             Some(serde_json::from_value(p).context("config.json: linux.memoryPolicy")?);
+    }
+    if let Some(s) = value
+        .get_mut("linux")
+        .and_then(|l| l.as_object_mut())
+        .and_then(|l| l.remove("seccomp"))
+        .filter(|s| !s.is_null())
+    {
+        extra.seccomp = Some(crate::seccomp::compile(s)?);
     }
     // serde_path_to_error names the field a bad value sits in
     // (e.g. `linux.devices[0].type`), which serde_json alone does not.
@@ -207,13 +218,10 @@ fn validate_namespaces(spec: &Spec) -> Result<()> {
 fn validate_unsupported(spec: &Spec) -> Result<()> {
     let unsupported = |field: &str| -> Result<()> { bail!("{field} is not supported yet") };
     if let Some(l) = spec.linux() {
-        let checks = [
-            (l.seccomp().is_some(), "linux.seccomp"),
-            (
-                l.intel_rdt().is_some() && resctrl_mounted(),
-                "linux.intelRdt",
-            ),
-        ];
+        let checks = [(
+            l.intel_rdt().is_some() && resctrl_mounted(),
+            "linux.intelRdt",
+        )];
         for (set, field) in checks {
             if set {
                 unsupported(field)?;
@@ -317,10 +325,31 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_fields_are_named() {
+    fn mappings_need_a_user_namespace() {
         let mut v = minimal();
-        v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
+        v["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
         let e = format!("{:#}", check(v).unwrap_err());
-        assert!(e.contains("linux.seccomp is not supported yet"), "{e}");
+        assert!(
+            e.contains(
+                "linux.uidMappings/gidMappings are set but linux.namespaces has no user namespace"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn seccomp_is_compiled_at_load() {
+        let mut v = minimal();
+        v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]});
+        let (_, extra) = parse_full(v.to_string().as_bytes()).unwrap();
+        assert!(extra.seccomp.is_some());
+        v["linux"]["seccomp"]["syscalls"][0]["action"] = "SCMP_ACT_FOO".into();
+        let e = format!("{:#}", parse(v.to_string().as_bytes()).unwrap_err());
+        assert!(
+            e.contains("linux.seccomp.syscalls[0].action: unknown action \"SCMP_ACT_FOO\""),
+            "{e}"
+        );
     }
 }

@@ -69,9 +69,15 @@ fn exec_joins_the_container() {
     }
     let nook = Nook::new();
     // With a time namespace too, which the new process must be born in.
+    // A seccomp filter that denies mkdir, which exec'd processes get too.
     let (bundle, id) = running_with(&nook, |c| {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
         ns.push(json!({"type": "time"}));
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+        });
     });
     let script = r#"
         echo host=$(hostname)
@@ -89,18 +95,23 @@ fn exec_joins_the_container() {
         echo seccomp=$(grep '^Seccomp:' /proc/self/status)
         echo initseccomp=$(grep '^Seccomp:' /proc/1/status)
         echo root=$(ls /)
+        mkdir /tmp/made 2>/dev/null && echo mkdir=allowed || echo mkdir=denied
     "#;
     let out = exec(&nook, &id, &["sh", "-c", script]).expect_ok();
     let o = &out.stdout;
     assert_eq!(field(o, "host"), "exec-host", "{out}");
     let pid: i32 = field(o, "pid").parse().unwrap();
     assert!(pid > 1 && pid < 20, "pid {pid} is not a small pid:\n{out}");
+    assert_eq!(field(o, "seccomp"), "Seccomp: 2", "{out}");
+    assert_eq!(
+        field(o, "mkdir"),
+        "denied",
+        "the filter does not apply:\n{out}"
+    );
     for (mine, init) in [
         ("cgroup", "initcgroup"),
         ("mounts", "initmounts"),
         ("capeff", "initcapeff"),
-        // Seccomp: passes trivially until src/seccomp lands; then it checks
-        // that exec gets the container's filter too.
         ("seccomp", "initseccomp"),
     ] {
         assert_eq!(field(o, mine), field(o, init), "{mine}:\n{out}");

@@ -242,3 +242,62 @@ fn unadvertised_features_are_refused() {
         &["joining a user namespace by path is not supported yet"],
     );
 }
+
+#[test]
+fn advertised_seccomp_names_are_all_accepted_in_one_profile() {
+    if skip_unless_root() {
+        return;
+    }
+    let doc = features();
+    let sc = &doc["linux"]["seccomp"];
+    assert_eq!(sc["enabled"], json!(true));
+    // Rules on syscalls busybox `true` never makes, one per action and per
+    // operator. NOTIFY needs a listener: tests/seccomp.rs covers it.
+    let unused = [
+        "acct",
+        "swapon",
+        "swapoff",
+        "reboot",
+        "kexec_load",
+        "init_module",
+        "delete_module",
+        "pivot_root",
+        "settimeofday",
+        "adjtimex",
+        "quotactl",
+        "nfsservctl",
+        "vhangup",
+    ];
+    let mut names = unused.iter();
+    let mut rules = Vec::new();
+    for a in strings(&sc["actions"]) {
+        if a == "SCMP_ACT_NOTIFY" {
+            continue;
+        }
+        rules.push(json!({"names": [names.next().unwrap()], "action": a}));
+    }
+    let ops: Vec<Value> = strings(&sc["operators"])
+        .iter()
+        .enumerate()
+        .map(|(i, op)| json!({"index": i % 6, "value": 7, "valueTwo": 7, "op": op}))
+        .collect();
+    rules.push(json!({"names": [names.next().unwrap()], "action": "SCMP_ACT_ERRNO", "args": ops}));
+    let mut b = Bundle::sh("grep Seccomp: /proc/self/status");
+    b.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": sc["archs"],
+            "flags": sc["supportedFlags"],
+            "syscalls": rules,
+        });
+    });
+    let out = Nook::new().output_of(&b);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["Seccomp:", "2"]
+    );
+    let known = strings(&sc["knownFlags"]);
+    for f in strings(&sc["supportedFlags"]) {
+        assert!(known.contains(&f), "{f} supported but not known");
+    }
+}

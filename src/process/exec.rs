@@ -47,6 +47,8 @@ pub struct ExecConfig<'a> {
     pub no_new_keyring: bool,
     /// How errors name the working directory ("--cwd" or "process.cwd").
     pub cwd_name: &'a str,
+    /// The container's seccomp filter, which exec'd processes get too.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
 }
 
 /// The parent's view of the new process.
@@ -253,8 +255,9 @@ fn run(cfg: &ExecConfig, chan: &InitEnd, root: &OwnedFd, aff: &Affinity) -> Resu
         preserve_fds: cfg.preserve_fds,
         memory_policy: cfg.memory_policy,
         cwd_name: cfg.cwd_name,
+        seccomp: cfg.seccomp,
     };
-    let prepared = finish::prepare(&tail)?;
+    let prepared = finish::prepare(&tail, chan)?;
     chan.send(&ToParent::Ready)?;
     chan.expect(ToInit::Commit)?;
     // Committed: the program outlives nook (with --detach).

@@ -6,11 +6,12 @@
 //!
 //! ```text
 //!   prepare: [cwd made: init only] rlimits, scheduler, I/O priority,
-//!            user + capabilities, environment, program lookup,
-//!            umask, chdir(cwd), no_new_privs
+//!            [seccomp without no_new_privs], user + capabilities,
+//!            environment, chdir(cwd), program lookup, umask,
+//!            no_new_privs, [seccomp with no_new_privs]
 //!   (init waits for `start` here; exec for its parent's Commit)
 //!   exec:    fds closed on exec, memory policy, LSM labels, personality,
-//!            [seccomp], execve
+//!            execve
 //! ```
 
 use std::convert::Infallible;
@@ -22,8 +23,10 @@ use anyhow::{Context, Result, bail};
 use nix::unistd::{AccessFlags, Gid, Uid, access};
 use oci_spec::runtime::{Process, Spec};
 
+use super::sync::InitEnd;
 use crate::procattr::MemoryPolicy;
-use crate::{capabilities, lsm, procattr, rlimits, syscall};
+use crate::seccomp::Filter;
+use crate::{capabilities, lsm, procattr, rlimits, seccomp, syscall};
 
 /// Which process the pipeline is finishing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,8 @@ pub struct Finish<'a> {
     pub memory_policy: Option<&'a MemoryPolicy>,
     /// How errors name the working directory ("process.cwd" or "--cwd").
     pub cwd_name: &'a str,
+    /// The container's `linux.seccomp`, compiled: init and exec alike.
+    pub seccomp: Option<&'a Filter>,
 }
 
 /// The program and environment, resolved inside the container.
@@ -57,8 +62,9 @@ pub struct Prepared {
 }
 
 /// Every per-process setting that may fail, before the caller's last
-/// handshake: after this, only the execve remains.
-pub fn prepare(f: &Finish) -> Result<Prepared> {
+/// handshake: after this, only the execve remains. A notifying seccomp
+/// filter's listener goes to the parent over `chan`.
+pub fn prepare(f: &Finish, chan: &InitEnd) -> Result<Prepared> {
     let process = f.process;
     if f.role == Role::Init {
         make_cwd(process)?;
@@ -67,6 +73,9 @@ pub fn prepare(f: &Finish) -> Result<Prepared> {
     // Both may need capabilities that the user switch drops.
     procattr::apply_scheduler(process)?;
     procattr::apply_io_priority(process)?;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
+    // user switch may drop: then it is loaded here, else at the end.
+    seccomp::load_early(f.seccomp, process, chan)?;
     switch_user(f.spec, process)?;
     let env = environment(process, f.extra_env);
     // A missing cwd is an error for exec (as runc): it is not created then.
@@ -74,6 +83,7 @@ pub fn prepare(f: &Finish) -> Result<Prepared> {
     nix::unistd::chdir(cwd).with_context(|| format!("{} {}", f.cwd_name, cwd.display()))?;
     let program = find_program(process, &env)?;
     finish_process(process)?;
+    seccomp::load_late(f.seccomp, process, chan)?;
     Ok(Prepared { program, env })
 }
 
@@ -220,8 +230,6 @@ pub fn exec(f: &Finish, p: &Prepared) -> Result<Infallible> {
     procattr::apply_memory_policy(f.memory_policy)?;
     lsm::apply_exec_labels(f.spec)?;
     procattr::apply_personality(f.spec)?;
-    // seccomp: the container's filter goes here, for init and exec alike
-    // (the last step before execve; see src/seccomp once merged).
     let err = nix::unistd::execve(&path, &args, &env).unwrap_err();
     Err(err).with_context(|| format!("exec {}", p.program.display()))
 }

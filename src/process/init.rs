@@ -87,8 +87,9 @@ fn run(
         preserve_fds: cfg.preserve_fds,
         memory_policy: cfg.bundle.extra.memory_policy.as_ref(),
         cwd_name: "process.cwd",
+        seccomp: cfg.bundle.extra.seccomp.as_ref(),
     };
-    let prepared = finish::prepare(&tail)?;
+    let prepared = finish::prepare(&tail, chan)?;
     chan.send(&ToParent::Ready)?;
     chan.expect(ToInit::Commit)?;
     // Committed: from here the container outlives its creator.

@@ -17,8 +17,12 @@
 //!   HooksDone ────────────────────────────────▶ createContainer hooks
 //!                                              pivot_root
 //!                                    ◀──────── Console + pty fd (terminal)
-//!                                              hostname, sysctl, paths
-//!                                              user, caps, rlimits, cwd
+//!                                              hostname, sysctl, paths, rlimits
+//!                                              seccomp (no noNewPrivileges)
+//!                                              user, caps, cwd
+//!                                              seccomp (noNewPrivileges)
+//!                                    ◀──────── SeccompListener + fd (notify)
+//!   send it to listenerPath
 //!                                    ◀──────── Ready        (or Error{msg})
 //!   state.json: created, pid-file
 //!   Commit ───────────────────────────────────▶ clear PDEATHSIG
@@ -82,6 +86,8 @@ pub enum ToParent {
     RunHooks,
     /// The pty master follows in SCM_RIGHTS (process.terminal).
     Console,
+    /// The seccomp listener fd follows in SCM_RIGHTS (SCMP_ACT_NOTIFY).
+    SeccompListener,
     /// Init acknowledged Commit.
     Committed,
     /// Setup failed; the text is the whole error chain.
@@ -132,6 +138,16 @@ pub fn pair() -> Result<(ParentEnd, InitEnd)> {
 impl ParentEnd {
     /// Receives the pty master that init sends with `ToParent::Console`.
     pub fn recv_console(&self) -> Result<OwnedFd> {
+        self.recv_fd(ToParent::Console, "the pty master")
+    }
+
+    /// Receives the listener fd init sends with `ToParent::SeccompListener`.
+    pub fn recv_seccomp_listener(&self) -> Result<OwnedFd> {
+        self.recv_fd(ToParent::SeccompListener, "the seccomp listener")
+    }
+
+    /// Receives a message `want` that carries one fd.
+    fn recv_fd(&self, want: ToParent, what: &str) -> Result<OwnedFd> {
         use nix::sys::socket::{ControlMessageOwned, recvmsg};
         use std::os::fd::FromRawFd;
         let mut buf = vec![0u8; MAX_MSG];
@@ -143,7 +159,7 @@ impl ParentEnd {
             Some(&mut cmsg),
             MsgFlags::MSG_CMSG_CLOEXEC,
         )
-        .context("receive the pty master")?;
+        .with_context(|| format!("receive {what}"))?;
         let mut fd = None;
         for c in msg.cmsgs().context("read control messages")? {
             if let ControlMessageOwned::ScmRights(fds) = c {
@@ -155,9 +171,9 @@ impl ParentEnd {
         let parsed: ToParent = serde_json::from_slice(&buf[..n])
             .map_err(|e| anyhow!("bad message from container init: {e}"))?;
         match (parsed, fd) {
-            (ToParent::Console, Some(fd)) => Ok(fd),
+            (m, Some(fd)) if m == want => Ok(fd),
             (ToParent::Error(e), _) => Err(anyhow!(e)),
-            (m, _) => bail!("container init sent {m:?} where the pty master was expected"),
+            (m, _) => bail!("container init sent {m:?} where {what} was expected"),
         }
     }
 
@@ -204,6 +220,13 @@ impl InitEnd {
     pub fn send_console(&self, master: &OwnedFd) -> Result<()> {
         let data = serde_json::to_vec(&ToParent::Console)?;
         crate::console::send_fd(&self.0, master, &data).context("send the pty master to nook")
+    }
+
+    /// Sends the seccomp listener fd to the parent.
+    pub fn send_seccomp_listener(&self, listener: &OwnedFd) -> Result<()> {
+        let data = serde_json::to_vec(&ToParent::SeccompListener)?;
+        crate::console::send_fd(&self.0, listener, &data)
+            .context("send the seccomp listener to nook")
     }
 
     pub fn send(&self, msg: &ToParent) -> Result<()> {

@@ -190,6 +190,14 @@ fn build(
     } else {
         None
     };
+    if let Some(f) = bundle.extra.seccomp.as_ref().filter(|f| f.notifies()) {
+        let listener = init.chan.recv_seccomp_listener()?;
+        let state = c
+            .state
+            .oci(Status::Creating)
+            .for_hook(Status::Creating, init.pid.as_raw());
+        crate::seccomp::hand_to_agent(f, listener, &state, init.pid.as_raw())?;
+    }
     init.chan.expect(ToParent::Ready)?;
     c.state.phase = Phase::Created;
     c.save()?;

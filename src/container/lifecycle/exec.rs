@@ -76,6 +76,7 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOptions) -> Result<i32> {
         cgroup_dirs: &cgroup_dirs,
         preserve_fds: opts.preserve_fds,
         no_new_keyring: c.state.no_new_keyring,
+        seccomp: extra.seccomp.as_ref(),
         cwd_name: if opts.cwd.is_some() {
             "--cwd"
         } else {
@@ -88,7 +89,7 @@ pub fn exec(root: &Path, id: &str, opts: &ExecOptions) -> Result<i32> {
         false => Some(foreground::Signals::block()?),
     };
     let tenant = exec::spawn(&cfg)?;
-    let console = match start(&tenant, opts, terminal) {
+    let console = match start(&c, &tenant, &cfg, opts, terminal) {
         Ok(console) => console,
         Err(e) => {
             exec::kill_and_reap(tenant.pid, &tenant.pidfd);
@@ -142,13 +143,26 @@ fn load_config(c: &Container) -> Result<(Spec, spec::Extra)> {
     spec::parse_full(&data)
 }
 
-/// The parent's side of the protocol after the clone: the pty, Ready, the
-/// console to its socket, Commit, the execve; then the pid file and pidfd.
-fn start(t: &Tenant, opts: &ExecOptions, terminal: bool) -> Result<Option<OwnedFd>> {
+/// The parent's side of the protocol after the clone: the pty, the seccomp
+/// listener to its agent, Ready, the console to its socket, Commit, the
+/// execve; then the pid file and pidfd.
+fn start(
+    c: &Container,
+    t: &Tenant,
+    cfg: &ExecConfig,
+    opts: &ExecOptions,
+    terminal: bool,
+) -> Result<Option<OwnedFd>> {
     let mut console = match terminal {
         true => Some(t.chan.recv_console()?),
         false => None,
     };
+    if let Some(f) = cfg.seccomp.filter(|f| f.notifies()) {
+        let listener = t.chan.recv_seccomp_listener()?;
+        let pid = t.pid.as_raw();
+        let state = c.state.oci(Status::Running).for_hook(Status::Running, pid);
+        crate::seccomp::hand_to_agent(f, listener, &state, pid)?;
+    }
     t.chan.expect(ToParent::Ready)?;
     if let (Some(s), Some(m)) = (&opts.console_socket, &console) {
         crate::console::send_to_socket(s, m)?;
