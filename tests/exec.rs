@@ -724,6 +724,59 @@ fn exec_joins_a_user_namespace() {
     nook.destroy(&id, &bundle);
 }
 
+// SECCOMP_IOCTL_NOTIF_RECV / _SEND: _IOWR('!', 0|1, struct) (seccomp.h).
+const NOTIF_RECV: libc::c_ulong = 0xc050_2100;
+const NOTIF_SEND: libc::c_ulong = 0xc018_2101;
+
+/// Answers one seccomp notification on `listener` with `-errno`.
+fn answer_one(listener: &std::os::fd::OwnedFd, errno: i32) {
+    // SAFETY: seccomp_notif is plain data; all-zero is a valid value.
+    let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: NOTIF_RECV fills a seccomp_notif we own.
+    let r = unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_RECV, &mut req) };
+    assert_eq!(r, 0, "NOTIF_RECV: {}", std::io::Error::last_os_error());
+    let mut resp = libc::seccomp_notif_resp {
+        id: req.id,
+        val: 0,
+        error: -errno,
+        flags: 0,
+    };
+    // SAFETY: NOTIF_SEND reads a seccomp_notif_resp we own.
+    let r = unsafe { libc::ioctl(listener.as_raw_fd(), NOTIF_SEND, &mut resp) };
+    assert_eq!(r, 0, "NOTIF_SEND: {}", std::io::Error::last_os_error());
+}
+
+/// An exec'd process under a notifying filter: its own listener goes to
+/// the container's seccomp agent, with the state of a running container.
+#[test]
+fn exec_hands_its_seccomp_listener_to_the_agent() {
+    if skip_unless_root() {
+        return;
+    }
+    let nook = Nook::new();
+    let agent = FdListener::new("agent.sock");
+    let (bundle, id) = running_with(&nook, |c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "listenerPath": agent.path_str(),
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    // The init's listener, sent at create.
+    let (_init_listener, _) = agent.receive_fd(&mut None, Duration::from_secs(30));
+    let mut run = Some(nook.spawn(&["exec", &id, "sh", "-c", "mkdir /tmp/x; echo rc=$?"]));
+    let (listener, data) = agent.receive_fd(&mut run, Duration::from_secs(30));
+    let state: serde_json::Value = serde_json::from_slice(&data).expect("JSON state");
+    assert_eq!(state["state"]["status"], "running", "{state}");
+    assert!(state["pid"].as_i64().unwrap_or(0) > 0, "{state}");
+    answer_one(&listener, libc::ENOSPC);
+    let out = run.take().unwrap().wait().expect_ok();
+    assert!(out.stdout.contains("rc=1"), "{out}");
+    assert!(out.stderr.contains("No space left on device"), "{out}");
+    nook.destroy(&id, &bundle);
+}
+
 #[test]
 fn exec_cpu_affinity_final() {
     if skip_unless_root() {
