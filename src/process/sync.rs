@@ -49,7 +49,8 @@
 //!                                              setns(init pidfd, MNT|UTS|..)
 //!                                              chroot to init's root
 //!                                    ◀──────── Console + pty fd (terminal)
-//!                                              rlimits, user, caps, cwd
+//!                                              rlimits, seccomp, user, cwd
+//!   listener to the seccomp agent    ◀──────── [SeccompListener + fd]
 //!                                    ◀──────── Ready        (or Error{msg})
 //!   console to --console-socket
 //!   Commit ───────────────────────────────────▶ clear PDEATHSIG, execve
