@@ -8,7 +8,7 @@
 #   make bench     time `run` of nook against runc and crun
 #   make conformance  the OCI runtime-spec conformance suite against nook (as root)
 #   make callers   nook under real Podman and containerd (as root; tests/callers/)
-#   make vm-test   smoke test on pure cgroup v2 in a QEMU guest (as root; tests/vm/)
+#   make vm-test   cgroup v2, hybrid and systemd-driver tests in QEMU guests (as root; tests/vm/)
 #   make man       regenerate man/ from the CLI definition
 #   make clean     remove build output
 
@@ -78,6 +78,8 @@ test: deps
 	tests/callers/containerd.sh --runtime $(NOOK) 2>&1 | tee -a target/test.log
 	tests/vm/run.sh --timeout 600 -- tests/vm/smoke.sh 2>&1 | tee -a target/test.log
 	NOOK_VM_LAYOUT=hybrid tests/vm/run.sh --timeout 600 -- tests/vm/hybrid.sh 2>&1 | tee -a target/test.log
+	NOOK_VM_LAYOUT=systemd tests/vm/run.sh --timeout 600 -- tests/vm/systemd.sh 2>&1 | tee -a target/test.log
+	NOOK_VM_LAYOUT=systemd-hybrid tests/vm/run.sh --timeout 600 -- tests/vm/systemd-hybrid.sh 2>&1 | tee -a target/test.log
 	@skips=$$(grep -c '^SKIP' target/test.log || true); \
 	echo "skipped cases: $$skips"; \
 	grep '^SKIP' target/test.log | sort | uniq -c || true
@@ -115,3 +117,5 @@ vm-test:
 	$(CARGO) build --release
 	tests/vm/run.sh --timeout 600 -- tests/vm/smoke.sh
 	NOOK_VM_LAYOUT=hybrid tests/vm/run.sh --timeout 600 -- tests/vm/hybrid.sh
+	NOOK_VM_LAYOUT=systemd tests/vm/run.sh --timeout 600 -- tests/vm/systemd.sh
+	NOOK_VM_LAYOUT=systemd-hybrid tests/vm/run.sh --timeout 600 -- tests/vm/systemd-hybrid.sh

@@ -62,7 +62,7 @@ fn cgroup() -> Value {
     json!({
         "v1": true,
         "v2": true,
-        "systemd": false,
+        "systemd": true,
         "systemdUser": false,
         "rdma": true,
     })

@@ -12,10 +12,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+mod dbus;
 mod devices_bpf;
+pub mod manager;
+pub mod properties;
 pub mod resources;
 pub mod stats;
 pub mod sub;
+pub mod systemd;
+pub use manager::Driver;
 use oci_spec::runtime::{LinuxResources, Spec};
 
 /// One mounted cgroup hierarchy of the host.
@@ -129,7 +134,7 @@ pub fn container_dirs(spec: &Spec, id: &str) -> Result<Vec<PathBuf>> {
         && p.to_string_lossy().contains(':')
     {
         bail!(
-            "linux.cgroupsPath {:?}: the systemd form is not supported yet",
+            "linux.cgroupsPath {:?} is in the systemd form slice:prefix:name: it needs --systemd-cgroup",
             p.display()
         );
     }
@@ -468,7 +473,7 @@ fn enable_v2_controller(hier: &[Hierarchy], dir: &Path, controller: &str) -> Res
 
 /// Devices every container may use, as runc allows by default: mknod of any
 /// node, and the default devices of config-linux.md plus ptys.
-const DEFAULT_DEVICE_RULES: &[&str] = &[
+pub(crate) const DEFAULT_DEVICE_RULES: &[&str] = &[
     "c *:* m",
     "b *:* m",
     "c 1:3 rwm",

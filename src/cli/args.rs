@@ -25,7 +25,7 @@ pub struct Cli {
     /// Log debug lines too
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Use the systemd cgroup driver (not supported yet)
+    /// Use the systemd cgroup driver (cgroup v2 hosts booted with systemd)
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (before the command, as in runc)

@@ -8,7 +8,7 @@ use nook::container::lifecycle::{self, CreateOptions};
 use super::args::CreateArgs;
 
 /// Turns the shared create/run flags into library options.
-pub fn options(a: &CreateArgs) -> Result<CreateOptions> {
+pub fn options(a: &CreateArgs, systemd_cgroup: bool) -> Result<CreateOptions> {
     let listen = listen_fds();
     let mut extra_env = Vec::new();
     if listen > 0 {
@@ -16,6 +16,7 @@ pub fn options(a: &CreateArgs) -> Result<CreateOptions> {
     }
     Ok(CreateOptions {
         extra_env,
+        systemd_cgroup,
         bundle: a.bundle.clone(),
         pid_file: a.pid_file.clone(),
         pidfd_socket: a.pidfd_socket.clone(),
@@ -28,8 +29,8 @@ pub fn options(a: &CreateArgs) -> Result<CreateOptions> {
     })
 }
 
-pub fn run(root: &Path, a: &CreateArgs) -> Result<()> {
-    lifecycle::create(root, &a.id, &options(a)?)?;
+pub fn run(root: &Path, a: &CreateArgs, systemd_cgroup: bool) -> Result<()> {
+    lifecycle::create(root, &a.id, &options(a, systemd_cgroup)?)?;
     Ok(())
 }
 

@@ -66,14 +66,21 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
         bail!("nook must run as root: rootless containers are not supported yet");
     }
     match command {
-        Command::Create(a) => create::run(&root, &a).map(|_| 0),
+        Command::Create(a) => create::run(&root, &a, cli.systemd_cgroup).map(|_| 0),
         Command::Start { id } => start::run(&root, &id).map(|_| 0),
         Command::Run {
             create,
             detach,
             keep,
             no_subreaper,
-        } => run::run(&root, &create, detach, keep, no_subreaper),
+        } => run::run(
+            &root,
+            &create,
+            detach,
+            keep,
+            no_subreaper,
+            cli.systemd_cgroup,
+        ),
         Command::State { id } => state::run(&root, &id).map(|_| 0),
         Command::Kill { all, id, signal } => kill::run(&root, &id, &signal, all).map(|_| 0),
         Command::Delete { force, id } => delete::run(&root, &id, force).map(|_| 0),
@@ -102,9 +109,6 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
 
 /// Global flags whose feature is not there yet fail clearly.
 fn check_global(cli: &Cli) -> Result<()> {
-    if cli.systemd_cgroup {
-        bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
-    }
     match cli.rootless.as_str() {
         "auto" | "false" => {}
         "true" => bail!("--rootless=true: rootless containers are not supported yet"),

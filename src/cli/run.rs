@@ -13,8 +13,9 @@ pub fn run(
     detach: bool,
     keep: bool,
     no_subreaper: bool,
+    systemd_cgroup: bool,
 ) -> Result<i32> {
-    let mut opts = super::create::options(a)?;
+    let mut opts = super::create::options(a, systemd_cgroup)?;
     opts.keep_terminal = !detach;
     let run = RunOptions {
         detach,

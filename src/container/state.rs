@@ -117,6 +117,10 @@ pub struct State {
     /// The cgroup directories nook created (parents first) and will remove.
     #[serde(default)]
     pub cgroup_created: Vec<PathBuf>,
+    /// The cgroup driver (and systemd unit) that made the cgroups; absent
+    /// in the JSON for cgroupfs.
+    #[serde(default, skip_serializing_if = "crate::cgroups::Driver::is_cgroupfs")]
+    pub cgroup_driver: crate::cgroups::Driver,
     /// The config's hooks: poststart and poststop run after the bundle may
     /// have changed, so they are kept here.
     #[serde(default, skip_serializing_if = "Option::is_none")]

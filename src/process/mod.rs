@@ -42,6 +42,8 @@ pub struct InitConfig<'a> {
     pub state_dir: &'a Path,
     /// The container's cgroup directories, one per hierarchy.
     pub cgroup_dirs: &'a [PathBuf],
+    /// The driver that places init in them.
+    pub cgroup_driver: &'a crate::cgroups::Driver,
     /// `--no-pivot`.
     pub no_pivot: bool,
     /// `--no-new-keyring`: keep the caller's session keyring.

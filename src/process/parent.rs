@@ -31,7 +31,7 @@ pub fn spawn(cfg: &InitConfig) -> Result<Init> {
     let joins = plan.open_joins()?;
     let (parent_end, init_end) = sync::pair()?;
     let fifo = open_path(&cfg.state_dir.join(crate::container::EXEC_FIFO))?;
-    let cgroup_fd = match cgroups::v2_dir(cfg.cgroup_dirs) {
+    let cgroup_fd = match cgroups::manager::clone_into(cfg.cgroup_driver, cfg.cgroup_dirs) {
         Some(d) => Some(open_path(d)?),
         None => None,
     };
@@ -58,8 +58,14 @@ pub fn spawn(cfg: &InitConfig) -> Result<Init> {
         Forked::Parent { pid, pidfd } => {
             pending.leave()?;
             drop(init_end);
-            cgroups::enter_v1(cfg.cgroup_dirs, pid.as_raw())
-                .context("place the container process in its cgroups")?;
+            cgroups::manager::enter(
+                cfg.cgroup_driver,
+                cfg.bundle,
+                cfg.id,
+                cfg.cgroup_dirs,
+                pid.as_raw(),
+            )
+            .context("place the container process in its cgroups")?;
             if userns::is_new(spec) {
                 userns::write_maps(spec, pid)?;
                 // Lowering oom_score_adj needs CAP_SYS_RESOURCE over the

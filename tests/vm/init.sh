@@ -76,6 +76,9 @@ stage1() {
         done
         mkdir -p /newroot/sys/fs/cgroup/unified
         mnt -t cgroup2 cgroup2 /newroot/sys/fs/cgroup/unified
+    elif [ "${LAYOUT#systemd}" != "$LAYOUT" ]; then
+        # systemd mounts the cgroups itself and owns them (boot_systemd).
+        :
     else
         # Pure cgroup v2 with every controller handed down from the root.
         mnt -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /newroot/sys/fs/cgroup
@@ -101,8 +104,56 @@ stage1() {
     # switch_root, not chroot: a chrooted process cannot create user
     # namespaces, and setns to a mount namespace by path would land in the
     # initramfs. switch_root makes /newroot the real root.
+    if [ "${LAYOUT#systemd}" != "$LAYOUT" ]; then
+        boot_systemd
+    fi
     exec switch_root /newroot /run/vm/busybox sh /run/vm/init stage2
     die "switch_root failed"
+}
+
+# NOOK_VM_LAYOUT=systemd or systemd-hybrid (run.sh picks the cgroup layout
+# on the kernel command line): systemd (the host's /lib/systemd/systemd) becomes
+# PID 1 and boots straight into nook-vm.service, which runs stage 2. Only
+# that unit, D-Bus and what they pull in start; units that are slow under
+# emulation or touch host devices are masked. All of it is written into the
+# overlay's upper layer (guest RAM).
+boot_systemd() {
+    etc=/newroot/etc/systemd/system
+    mkdir -p "$etc"
+    cat >"$etc/nook-vm.service" <<'UNIT'
+[Unit]
+Description=nook VM test command (tests/vm/init.sh stage2)
+DefaultDependencies=no
+Wants=dbus.service
+After=dbus.service
+[Service]
+Type=oneshot
+ExecStart=/run/vm/busybox sh /run/vm/init stage2
+TimeoutStartSec=infinity
+UNIT
+    # The host's fstab names the host's disks: none of them are here.
+    : >/newroot/etc/fstab
+    # The host may be a container (Docker's marker file): the guest is not,
+    # and systemd must read the kernel command line, not /proc/1/cmdline.
+    rm -f /newroot/.dockerenv
+    for u in systemd-udevd.service systemd-udev-trigger.service \
+        systemd-udev-settle.service systemd-random-seed.service \
+        systemd-timesyncd.service systemd-pstore.service \
+        systemd-journal-flush.service systemd-binfmt.service \
+        systemd-firstboot.service systemd-repart.service \
+        systemd-machine-id-commit.service systemd-remount-fs.service \
+        systemd-hwdb-update.service ldconfig.service \
+        proc-sys-fs-binfmt_misc.automount sys-kernel-debug.mount \
+        sys-kernel-tracing.mount sys-kernel-config.mount \
+        sys-fs-fuse-connections.mount dev-hugepages.mount \
+        podman.socket getty.target timers.target remote-fs.target \
+        cryptsetup.target veritysetup.target integritysetup.target \
+        systemd-pcrphase.service systemd-pcrphase-sysinit.service; do
+        ln -sf /dev/null "$etc/$u"
+    done
+    exec switch_root /newroot /lib/systemd/systemd --unit=nook-vm.service \
+        --log-level=warning --show-status=no
+    die "switch_root to systemd failed"
 }
 
 # The /dev node of the virtio-serial port with this name.

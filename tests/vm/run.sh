@@ -253,6 +253,7 @@ make_ctl() {
     printf "WORKDIR='%s'\n" "$repo" >"$ctl/env"
     # NOOK_VM_LAYOUT=hybrid: v1 controllers plus cgroup2 at unified, like
     # the development hosts, but in the guest where writing is harmless.
+    # NOOK_VM_LAYOUT=systemd (pure v2) or systemd-hybrid: systemd as PID 1.
     printf "LAYOUT='%s'\n" "${NOOK_VM_LAYOUT:-v2}" >>"$ctl/env"
     {
         echo '# written by tests/vm/run.sh'
@@ -266,6 +267,12 @@ make_ctl() {
 qemu_args() {
     local append='console=ttyS0 panic=-1 rdinit=/init acpi=noirq tsc=reliable'
     append+=' no_timer_check mitigations=off random.trust_cpu=on loglevel=1'
+    # The systemd layouts: systemd on cgroup v2 only, or on systemd's hybrid
+    # layout (v1 controllers, cgroup2 at /sys/fs/cgroup/unified).
+    case "${NOOK_VM_LAYOUT:-v2}" in
+    systemd) append+=' systemd.unified_cgroup_hierarchy=1' ;;
+    systemd-hybrid) append+=' systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=0' ;;
+    esac
     qemu=(qemu-system-x86_64 -accel tcg -M pc -cpu max
         -m "${NOOK_VM_MEM:-1024}" -smp "${NOOK_VM_SMP:-2}"
         -nodefaults -no-user-config -display none -no-reboot -nic none

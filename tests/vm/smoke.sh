@@ -196,17 +196,23 @@ limits_container() {
         test "$rc" = 0 -a "$(grep -v 'level=' "$out" | tr '\n' ' ')" = "$mem_limit $pids_limit "
 }
 
-# blockIO throttles on the guest's test disk and a 2MB hugepage limit,
-# read back inside the container (io.max, hugetlb.2MB.max).
+# blockIO throttles and weights on the guest's test disk and a 2MB
+# hugepage limit, read back inside the container (io.max, io.weight,
+# hugetlb.2MB.max).
 io_hugetlb_container() {
     local out=$work/io.out rc=0 majmin=${NOOK_VM_BLOCKDEV_MAJMIN:-}
     if [ -z "$majmin" ]; then
         skip io-hugetlb "no test block device in this guest"
         return
     fi
-    set_config 'cat /sys/fs/cgroup/io.max /sys/fs/cgroup/hugetlb.2MB.max' \
+    # A per-device io.weight needs a weight-based controller on the disk:
+    # iocost (built into Debian's kernel), switched on at the root.
+    echo "$majmin enable=1" >/sys/fs/cgroup/io.cost.qos ||
+        fail io-cost "cannot enable iocost on $majmin"
+    set_config 'cat /sys/fs/cgroup/io.max /sys/fs/cgroup/hugetlb.2MB.max /sys/fs/cgroup/io.weight' \
         --argjson maj "${majmin%%:*}" --argjson min "${majmin##*:}" \
-        '.linux.resources.blockIO = {throttleWriteBpsDevice: [{major: $maj, minor: $min, rate: 1048576}]}
+        '.linux.resources.blockIO = {throttleWriteBpsDevice: [{major: $maj, minor: $min, rate: 1048576}],
+                                     weight: 500, weightDevice: [{major: $maj, minor: $min, weight: 100}]}
          | .linux.resources.hugepageLimits = [{pageSize: "2MB", limit: 4194304}]'
     timeout "$step_timeout" "$nook" --root "$state" run --bundle "$bundle" "$id-io" \
         >"$out" 2>&1 || rc=$?
@@ -215,6 +221,10 @@ io_hugetlb_container() {
     check io-max "want '$majmin rbps=max wbps=1048576 ...' in io.max, exit 0; got exit $rc" \
         grep -q "^$majmin rbps=max wbps=1048576" "$out"
     check hugetlb-max "want hugetlb.2MB.max 4194304" grep -qx 4194304 "$out"
+    # blkio weights 500 and 100 as io.weight (iocost's file, built into
+    # Debian's kernel): runc's conversion to 1..10000 gives 4950 and 910.
+    check io-weight "want 'default 4950' and '$majmin 910' in io.weight" \
+        sh -c "grep -qx 'default 4950' '$out' && grep -qx '$majmin 910' '$out'"
 }
 
 # memory.max OOM-kills a hog, and `events` reports it (and stats before).

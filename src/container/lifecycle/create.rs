@@ -34,6 +34,8 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// Added to process.env (socket activation).
     pub extra_env: Vec<String>,
+    /// `--systemd-cgroup`: the cgroups are a systemd unit.
+    pub systemd_cgroup: bool,
 }
 
 /// A container just created by this process: still its parent.
@@ -78,6 +80,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
         annotations: bundle.spec.annotations().clone().unwrap_or_default(),
         cgroup_dirs: Vec::new(),
         cgroup_created: Vec::new(),
+        cgroup_driver: cgroups::Driver::Cgroupfs,
         hooks: None,
         no_new_keyring: opts.no_new_keyring,
     };
@@ -124,22 +127,14 @@ fn build(
     lock: &Lock,
     opts: &CreateOptions,
 ) -> Result<(OwnedFd, Option<OwnedFd>)> {
-    let dirs = cgroups::container_dirs(&bundle.spec, &c.state.id)?;
-    c.state.cgroup_created = cgroups::missing(&dirs);
-    c.state.cgroup_dirs = dirs;
+    let plan = cgroups::manager::plan(&bundle.spec, &c.state.id, opts.systemd_cgroup)?;
+    c.state.cgroup_created = plan.created.clone();
+    c.state.cgroup_dirs = plan.dirs.clone();
+    c.state.cgroup_driver = plan.driver.clone();
     c.state.hooks = bundle.spec.hooks().clone();
     c.save()?;
-    cgroups::create(&c.state.cgroup_created)?;
-    cgroups::apply_devices(&bundle.spec, &c.state.cgroup_dirs)?;
     // Limits are in place before any process joins the cgroups.
-    if let Some(r) = bundle
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref())
-    {
-        cgroups::apply_resources(r, bundle.extra.pids_limit, &c.state.cgroup_dirs)?;
-    }
+    cgroups::manager::prepare(&plan, bundle)?;
     make_exec_fifo(&c.dir)?;
     let base = c.state.oci(Status::Creating);
     let cfg = InitConfig {
@@ -147,6 +142,7 @@ fn build(
         bundle,
         state_dir: &c.dir,
         cgroup_dirs: &c.state.cgroup_dirs,
+        cgroup_driver: &c.state.cgroup_driver,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,

@@ -95,7 +95,7 @@ pub(super) fn destroy_with_kill(c: &Container) -> Result<()> {
 /// so that a failure leaves the state behind for another `delete`.
 pub(super) fn destroy(c: &Container) -> Result<()> {
     logging::debug(&format!("container {}: removing", c.state.id));
-    cgroups::remove(&c.state.cgroup_created)?;
+    cgroups::manager::destroy(&c.state.cgroup_driver, &c.state.cgroup_created)?;
     fs::remove_dir_all(&c.dir).with_context(|| format!("remove {}", c.dir.display()))?;
     // After the container is gone and before delete returns; a failure is
     // only a warning (runtime.md).

@@ -23,7 +23,8 @@ pub fn update(root: &Path, id: &str, doc: &serde_json::Value) -> Result<()> {
     let r: LinuxResources = serde_path_to_error::deserialize(doc.clone())
         .map_err(|e| anyhow::anyhow!("resources: {}: {}", e.path(), e.inner()))?;
     check_before_update(&r, &c)?;
-    cgroups::apply_resources(&r, resources::raw_pids_limit(doc), &c.state.cgroup_dirs)
+    let pids = resources::raw_pids_limit(doc);
+    cgroups::manager::update(&c.state.cgroup_driver, &c.state.cgroup_dirs, &r, pids)
         .context("update")
 }
 
