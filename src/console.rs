@@ -15,9 +15,11 @@ use oci_spec::runtime::Process;
 nix::ioctl_write_ptr_bad!(set_winsize, libc::TIOCSWINSZ, libc::winsize);
 nix::ioctl_read_bad!(get_winsize, libc::TIOCGWINSZ, libc::winsize);
 
-/// Runs in init after the pivot: makes the pty, wires the slave up as the
-/// controlling terminal and fds 0-2, and returns the master.
-pub fn setup(process: &Process) -> Result<OwnedFd> {
+/// Runs in init after the pivot (or in an exec'd process inside the
+/// container's root): makes the pty, wires the slave up as the controlling
+/// terminal and fds 0-2, and returns the master. Only init's terminal is
+/// bound at /dev/console.
+pub fn setup(process: &Process, bind_console: bool) -> Result<OwnedFd> {
     let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
     let raw = open("/dev/ptmx", flags, Mode::empty()).context("open the container's /dev/ptmx")?;
     // SAFETY: `open` returned a fresh fd that only we own.
@@ -63,7 +65,9 @@ pub fn setup(process: &Process) -> Result<OwnedFd> {
         // SAFETY: TIOCSWINSZ reads a valid winsize.
         unsafe { set_winsize(master.as_raw_fd(), &ws) }.context("process.consoleSize")?;
     }
-    crate::rootfs::bind_console(Path::new(&format!("/dev/pts/{n}")))?;
+    if bind_console {
+        crate::rootfs::bind_console(Path::new(&format!("/dev/pts/{n}")))?;
+    }
     nix::unistd::setsid().context("setsid")?;
     // SAFETY: TIOCSCTTY with 0 makes the slave our controlling terminal.
     if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {

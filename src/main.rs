@@ -15,7 +15,12 @@ fn main() {
             if logging::has_file() {
                 eprintln!("{msg}");
             }
-            1
+            // runc's exec exits 255 on its own errors.
+            if err.is::<cli::exec::Failed>() {
+                255
+            } else {
+                1
+            }
         }
     };
     std::process::exit(code);

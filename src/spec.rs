@@ -144,7 +144,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn validate_process(spec: &Spec) -> Result<()> {
+pub fn validate_process(spec: &Spec) -> Result<()> {
     let process = spec
         .process()
         .as_ref()

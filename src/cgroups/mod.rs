@@ -18,6 +18,7 @@ pub mod manager;
 pub mod properties;
 pub mod resources;
 pub mod stats;
+pub mod sub;
 pub mod systemd;
 pub use manager::Driver;
 use oci_spec::runtime::{LinuxResources, Spec};

@@ -131,8 +131,8 @@ pub enum Command {
         #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
         bundle: PathBuf,
     },
-    /// Run a process in a running container (not supported yet)
-    Exec(Unsupported),
+    /// Run a new process inside a container
+    Exec(Box<ExecArgs>),
     /// Pause all processes of a container (cgroup freezer)
     Pause { id: String },
     /// Resume a paused container
@@ -173,6 +173,72 @@ pub enum Command {
 pub struct Unsupported {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub rest: Vec<String>,
+}
+
+/// Flags of `exec`, as runc's.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ExecArgs {
+    /// Unix socket to send the pty master to (with --tty and --detach)
+    #[arg(long = "console-socket", value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Unix socket to send the new process's pidfd to
+    #[arg(long = "pidfd-socket", value_name = "PATH")]
+    pub pidfd_socket: Option<PathBuf>,
+    /// Working directory in the container
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// Set an environment variable (KEY=value; repeatable)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// User as uid[:gid] (numbers)
+    #[arg(short = 'u', long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// An additional gid (repeatable)
+    #[arg(
+        short = 'g',
+        long = "additional-gids",
+        value_name = "GID",
+        allow_hyphen_values = true
+    )]
+    pub additional_gids: Vec<String>,
+    /// A process.json to run instead of the container's process settings
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Return once the process runs, leaving it to the caller's subreaper
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Write the new process's host pid to this file
+    #[arg(long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// SELinux label for the process
+    #[arg(long = "process-label", value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// AppArmor profile for the process
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability to every set of the process (repeatable)
+    #[arg(short = 'c', long = "cap", value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Pass this many extra fds (from 3 up) to the process
+    #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+    /// Run in an existing sub-cgroup: [CONTROLLER[,CONTROLLER]:]PATH (repeatable)
+    #[arg(long = "cgroup", value_name = "[CTRL:]PATH")]
+    pub cgroup: Vec<String>,
+    /// Allow exec in a paused container (the process waits until it resumes)
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Container id
+    pub id: String,
+    /// The command and its arguments (not with --process)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 /// Flags of `update`, as runc's.
@@ -264,7 +330,22 @@ const LONG_FLAGS: &[&str] = &[
     "force",
     "format",
     "quiet",
+    "cwd",
+    "env",
+    "tty",
+    "user",
+    "additional-gids",
+    "process",
+    "process-label",
+    "apparmor",
+    "no-new-privs",
+    "cap",
+    "cgroup",
+    "ignore-paused",
 ];
+
+/// Short flags of `exec` that take a value: the value is not the id.
+const EXEC_SHORT_VALUE: &[&str] = &["-e", "-u", "-g", "-p", "-c"];
 
 /// Boolean long flags, for the `=true`/`=false` rewrite.
 const BOOL_FLAGS: &[&str] = &[
@@ -279,13 +360,16 @@ const BOOL_FLAGS: &[&str] = &[
     "all",
     "force",
     "quiet",
+    "tty",
+    "no-new-privs",
+    "ignore-paused",
 ];
 
 /// Rewrites runc's spellings into what clap parses. Stops at `--` and, for
 /// commands that take a command line of their own, after the container id.
 pub fn normalize(args: Vec<String>) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
-    let mut iter = args.into_iter();
+    let mut iter = args.into_iter().peekable();
     if let Some(argv0) = iter.next() {
         out.push(argv0);
     }
@@ -299,12 +383,25 @@ pub fn normalize(args: Vec<String>) -> Vec<String> {
             continue;
         }
         let Some(body) = a.strip_prefix("--").or_else(|| long_single_dash(&a)) else {
+            if command.as_deref() == Some("exec") && EXEC_SHORT_VALUE.contains(&a.as_str()) {
+                out.push(a);
+                out.extend(iter.next());
+                continue;
+            }
             if !a.starts_with('-') {
                 positionals += 1;
                 if command.is_none() {
                     command = Some(a.clone());
                 } else if matches!(command.as_deref(), Some("exec" | "ps")) && positionals >= 2 {
                     passthrough = true;
+                    // As in runc, everything after exec's id is the command,
+                    // even words that look like exec's own flags.
+                    if command.as_deref() == Some("exec") && iter.peek().is_some_and(|n| n != "--")
+                    {
+                        out.push(a);
+                        out.push("--".into());
+                        continue;
+                    }
                 }
             }
             out.push(a);
@@ -381,8 +478,52 @@ mod tests {
     fn exec_command_line_untouched() {
         assert_eq!(
             n(&["nook", "exec", "x", "sh", "-bundle", "--detach=true"]),
-            vec!["nook", "exec", "x", "sh", "-bundle", "--detach=true"]
+            vec!["nook", "exec", "x", "--", "sh", "-bundle", "--detach=true"]
         );
+        assert_eq!(
+            n(&["nook", "exec", "x", "--pid-file", "p"]),
+            vec!["nook", "exec", "x", "--", "--pid-file", "p"]
+        );
+    }
+
+    #[test]
+    fn exec_flag_values_are_not_the_id() {
+        let cli = Cli::try_parse_from(n(&[
+            "nook",
+            "exec",
+            "-e",
+            "A=1",
+            "-u",
+            "5:6",
+            "--process",
+            "p.json",
+            "-cwd",
+            "/tmp",
+            "--tty=false",
+            "-g",
+            "7",
+            "--cgroup",
+            "pids:sub",
+            "c1",
+            "sh",
+            "-c",
+            "exit 3",
+        ]))
+        .unwrap();
+        match cli.command {
+            Some(Command::Exec(a)) => {
+                assert_eq!(a.id, "c1");
+                assert_eq!(a.env, vec!["A=1"]);
+                assert_eq!(a.user.as_deref(), Some("5:6"));
+                assert_eq!(a.process, Some(PathBuf::from("p.json")));
+                assert_eq!(a.cwd.as_deref(), Some("/tmp"));
+                assert_eq!(a.additional_gids, vec!["7"]);
+                assert_eq!(a.cgroup, vec!["pids:sub"]);
+                assert!(!a.tty);
+                assert_eq!(a.command, vec!["sh", "-c", "exit 3"]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod args;
 mod create;
 mod delete;
 mod events;
+pub mod exec;
 mod features;
 mod kill;
 mod list;
@@ -57,8 +58,10 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
         Cli::command().print_help()?;
         return Ok(0);
     };
-    if matches!(command, Command::Create(_) | Command::Run { .. })
-        && !nix::unistd::geteuid().is_root()
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run { .. } | Command::Exec(_)
+    ) && !nix::unistd::geteuid().is_root()
     {
         bail!("nook must run as root: rootless containers are not supported yet");
     }
@@ -83,7 +86,7 @@ pub fn main(argv: Vec<String>) -> Result<i32> {
         Command::Delete { force, id } => delete::run(&root, &id, force).map(|_| 0),
         Command::List { format, quiet } => list::run(&root, format, quiet).map(|_| 0),
         Command::Spec { rootless, bundle } => spec::run(&bundle, rootless).map(|_| 0),
-        Command::Exec(_) => bail!("nook exec is not supported yet"),
+        Command::Exec(a) => exec::run(&root, &a),
         Command::Pause { id } => nook::container::lifecycle::pause(&root, &id).map(|_| 0),
         Command::Resume { id } => nook::container::lifecycle::resume(&root, &id).map(|_| 0),
         Command::Ps {

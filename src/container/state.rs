@@ -125,6 +125,9 @@ pub struct State {
     /// have changed, so they are kept here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// `create --no-new-keyring`: exec'd processes keep the caller's keyring too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_new_keyring: bool,
 }
 
 impl State {

@@ -16,8 +16,15 @@
 //! One clone3 and no re-exec of the nook binary: the child runs nook's own
 //! code (`init`) up to the execve of the container program. The protocol is
 //! drawn in `sync`.
+//!
+//! `nook exec` runs the same pipeline for a process joining the container
+//! (`exec`): one clone3 into the container's pid namespace and cgroup, setns
+//! into the rest through the init's pidfd, then the tail that init and exec
+//! share (`finish`, selected by `finish::Role`).
 
 pub mod clone;
+pub mod exec;
+pub mod finish;
 pub mod init;
 pub mod parent;
 pub mod sync;

@@ -94,7 +94,7 @@ fn write_oom_score_adj(spec: &Spec, pid: Pid) -> Result<()> {
     Ok(())
 }
 
-fn open_path(p: &Path) -> Result<OwnedFd> {
+pub(super) fn open_path(p: &Path) -> Result<OwnedFd> {
     open(p, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map(|fd| {
             use std::os::fd::FromRawFd;
@@ -104,7 +104,7 @@ fn open_path(p: &Path) -> Result<OwnedFd> {
         .with_context(|| format!("open {}", p.display()))
 }
 
-fn set_dumpable(on: bool) -> Result<()> {
+pub(super) fn set_dumpable(on: bool) -> Result<()> {
     // SAFETY: PR_SET_DUMPABLE takes 0 or 1.
     if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(on), 0, 0, 0) } != 0 {
         return Err(std::io::Error::last_os_error()).context("prctl(PR_SET_DUMPABLE)");

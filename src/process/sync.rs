@@ -35,6 +35,29 @@
 //!   poststart hooks
 //! ```
 //!
+//! `nook exec` runs the same protocol with a process that joins the running
+//! container (see `process::exec`); it has no fifo and no hooks, and its
+//! parent learns from EOF that the execve happened:
+//!
+//! ```text
+//!   parent (nook exec)                         exec'd process
+//!   ──────────────────                         ──────────────
+//!   setns(init pidfd, PID|TIME) for children
+//!   clone3(INTO_CGROUP) ─────────────────────▶ born in the pid/time ns
+//!   place pid in v1 cgroups (or sub-cgroups)
+//!   CgroupsReady ─────────────────────────────▶ execCPUAffinity.final
+//!                                              setns(init pidfd, MNT|UTS|..)
+//!                                              chroot to init's root
+//!                                    ◀──────── Console + pty fd (terminal)
+//!                                              rlimits, seccomp, user, cwd
+//!   listener to the seccomp agent    ◀──────── [SeccompListener + fd]
+//!                                    ◀──────── Ready        (or Error{msg})
+//!   console to --console-socket
+//!   Commit ───────────────────────────────────▶ clear PDEATHSIG, execve
+//!   EOF: running (or Error{msg}: exec failed)
+//!   pid-file; exit (--detach) or wait
+//! ```
+//!
 //! Every wait on the init side ends with EOF if the parent dies, and init then
 //! exits: a killed `nook create` never leaves a half-made container running.
 
@@ -161,6 +184,26 @@ impl ParentEnd {
 
     pub fn recv(&self) -> Result<ToParent> {
         recv(&self.0, "container init")
+    }
+
+    /// After `Commit` to an exec'd process: EOF means its execve succeeded
+    /// (the socket is close-on-exec); an `Error` says why it failed.
+    pub fn wait_exec(&self) -> Result<()> {
+        let mut buf = vec![0u8; MAX_MSG];
+        let n = loop {
+            match socket::recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => break r.context("receive on the sync socket")?,
+            }
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        match serde_json::from_slice(&buf[..n]) {
+            Ok(ToParent::Error(e)) => Err(anyhow!(e)),
+            Ok(m) => bail!("the new process sent {m:?} where its execve was expected"),
+            Err(e) => bail!("bad message from the new process: {e}"),
+        }
     }
 
     /// Waits for `want`; an `Error` from init becomes this call's error.

@@ -58,7 +58,7 @@ fi
 work=$(mktemp -d)
 cleanup() {
     local c
-    for c in "$id" "$id-limits"; do
+    for c in "$id" "$id-limits" "$id-exec"; do
         timeout "$step_timeout" "$nook" --root "$state" delete --force "$c" >/dev/null 2>&1
     done
     rm -rf "$work"
@@ -294,7 +294,45 @@ devices_container() {
     check device-denied "/dev/mem (1:1) was readable despite the deny rule" grep -qx mem-denied "$out"
 }
 
+# `nook exec` on v2: the new process is born in the container's cgroup
+# (CLONE_INTO_CGROUP) and cgroup namespace; --cgroup puts it in a
+# sub-cgroup; --ignore-paused joins a frozen cgroup and runs on resume.
+exec_container() {
+    local c=$id-exec out=$work/exec.out pid dir path sub rc=0
+    set_config 'sleep 1000' .
+    if ! timeout "$step_timeout" "$nook" --root "$state" run -d --bundle "$bundle" "$c" >"$out" 2>&1; then
+        fail exec "run -d failed: $(cat "$out")"
+        return
+    fi
+    pid=$("$nook" --root "$state" state "$c" | jq -r .pid)
+    path=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+    dir=/sys/fs/cgroup$path
+    timeout "$step_timeout" "$nook" --root "$state" exec "$c" cat /proc/self/cgroup >"$out" 2>&1
+    check exec-cgroupns "exec's /proc/self/cgroup is not 0::/: $(cat "$out")" grep -qx '0::/' "$out"
+    timeout "$step_timeout" "$nook" --root "$state" exec -d --pid-file "$work/exec.pid" "$c" sleep 100 >"$out" 2>&1
+    check exec-v2-cgroup "detached exec not in $path: $(cat "$out") $(cat "/proc/$(cat "$work/exec.pid" 2>/dev/null)/cgroup" 2>&1)" \
+        grep -qx "0::$path" "/proc/$(cat "$work/exec.pid" 2>/dev/null)/cgroup"
+    sub=$dir/sub
+    mkdir "$sub"
+    timeout "$step_timeout" "$nook" --root "$state" exec --cgroup sub "$c" cat /proc/self/cgroup >"$out" 2>&1
+    check exec-cgroup-sub "--cgroup sub: $(cat "$out")" grep -qx '0::/sub' "$out"
+    timeout "$step_timeout" "$nook" --root "$state" exec --cgroup memory,pids:sub "$c" cat /proc/self/cgroup >"$out" 2>&1
+    check exec-cgroup-ctrl-sub "--cgroup memory,pids:sub: $(cat "$out")" grep -qx '0::/sub' "$out"
+    rmdir "$sub"
+    "$nook" --root "$state" pause "$c" >/dev/null 2>&1
+    timeout "$step_timeout" "$nook" --root "$state" exec --ignore-paused "$c" echo resumed >"$out" 2>&1 &
+    local exec_pid=$!
+    sleep 2
+    check exec-paused-waits "exec ran while paused: $(cat "$out")" kill -0 "$exec_pid"
+    "$nook" --root "$state" resume "$c" >/dev/null 2>&1
+    wait "$exec_pid" || rc=$?
+    check exec-ignore-paused "exit $rc: $(cat "$out")" grep -qx resumed "$out"
+    timeout "$step_timeout" "$nook" --root "$state" delete --force "$c" >/dev/null 2>&1
+    check exec-cleanup "$dir still exists after delete" test ! -e "$dir"
+}
+
 make_bundle || finish
+exec_container
 default_container
 limits_container
 io_hugetlb_container

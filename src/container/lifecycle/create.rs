@@ -82,6 +82,7 @@ pub fn create(root: &Path, id: &str, opts: &CreateOptions) -> Result<Created> {
         cgroup_created: Vec::new(),
         cgroup_driver: cgroups::Driver::Cgroupfs,
         hooks: None,
+        no_new_keyring: opts.no_new_keyring,
     };
     let mut c = Container { dir, state };
     match build(&mut c, &bundle, &lock, opts) {
@@ -214,7 +215,7 @@ fn make_exec_fifo(dir: &Path) -> Result<()> {
 
 /// What the caller asked to receive once the container is created: the pid
 /// file, the pidfd, the pty master (which a foreground run keeps instead).
-fn hand_over(
+pub(super) fn hand_over(
     opts: &CreateOptions,
     pidfd: &OwnedFd,
     pid: i32,
@@ -236,7 +237,7 @@ fn hand_over(
 }
 
 /// Writes the pid file atomically (a reader never sees it half written).
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub(super) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let abs =
         std::path::absolute(path).with_context(|| format!("--pid-file {}", path.display()))?;
     syscall::write_atomic(&abs, pid.to_string().as_bytes(), 0o644)
@@ -244,7 +245,7 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 }
 
 /// `--pidfd-socket`: the init's pidfd sent over a unix socket with SCM_RIGHTS.
-fn send_pidfd(path: &Path, pidfd: &OwnedFd) -> Result<()> {
+pub(super) fn send_pidfd(path: &Path, pidfd: &OwnedFd) -> Result<()> {
     let what = || format!("--pidfd-socket {}", path.display());
     let sock = std::os::unix::net::UnixStream::connect(path).with_context(what)?;
     crate::console::send_fd(&sock, pidfd, b"pidfd").with_context(what)

@@ -1,9 +1,10 @@
-//! create, start, run, kill and delete: the orchestration of a container's
+//! create, start, run, exec, kill and delete: the orchestration of a container's
 //! life, one file per operation. State checks happen here; kernel work is in
 //! `process`, `rootfs` and `cgroups`.
 
 mod create;
 mod events;
+mod exec;
 mod pause;
 mod start;
 mod stop;
@@ -11,6 +12,7 @@ mod update;
 
 pub use create::{CreateOptions, Created, create};
 pub use events::events;
+pub use exec::{ExecOptions, build_process, exec};
 pub use pause::{pause, pids, resume};
 pub use start::{RunOptions, create_and_start, run, start};
 pub use stop::{delete, kill, state};
