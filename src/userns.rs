@@ -18,15 +18,17 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 
 use crate::namespaces::Plan;
 
+/// `linux.uidMappings` and `linux.gidMappings`, empty when absent.
+fn mappings(spec: &Spec) -> (&[LinuxIdMapping], &[LinuxIdMapping]) {
+    let linux = spec.linux().as_ref();
+    let uids = linux.and_then(|l| l.uid_mappings().as_deref());
+    let gids = linux.and_then(|l| l.gid_mappings().as_deref());
+    (uids.unwrap_or(&[]), gids.unwrap_or(&[]))
+}
+
 /// Checks the namespace entry against the mappings, before anything exists.
 pub fn validate(spec: &Spec, ns: &Plan) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let uids = linux
-        .and_then(|l| l.uid_mappings().as_deref())
-        .unwrap_or(&[]);
-    let gids = linux
-        .and_then(|l| l.gid_mappings().as_deref())
-        .unwrap_or(&[]);
+    let (uids, gids) = mappings(spec);
     if ns.join_path(LinuxNamespaceType::User).is_some() {
         bail!("linux.namespaces: joining a user namespace by path is not supported yet");
     }
@@ -126,13 +128,7 @@ fn map_text(maps: &[LinuxIdMapping]) -> String {
 /// Parent side: writes the id maps of init's new user namespace. Each file
 /// takes one write(2) with every line.
 pub fn write_maps(spec: &Spec, pid: Pid) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let uids = linux
-        .and_then(|l| l.uid_mappings().as_deref())
-        .unwrap_or(&[]);
-    let gids = linux
-        .and_then(|l| l.gid_mappings().as_deref())
-        .unwrap_or(&[]);
+    let (uids, gids) = mappings(spec);
     std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gids))
         .context("write linux.gidMappings")?;
     std::fs::write(format!("/proc/{pid}/uid_map"), map_text(uids))
@@ -145,13 +141,7 @@ pub fn write_maps(spec: &Spec, pid: Pid) -> Result<()> {
 /// that clone3 gave init in its namespace stay (the effective ids go from
 /// unmapped to 0).
 pub fn become_root(spec: &Spec) -> Result<()> {
-    let linux = spec.linux().as_ref();
-    let uids = linux
-        .and_then(|l| l.uid_mappings().as_deref())
-        .unwrap_or(&[]);
-    let gids = linux
-        .and_then(|l| l.gid_mappings().as_deref())
-        .unwrap_or(&[]);
+    let (uids, gids) = mappings(spec);
     if to_host(gids, 0).is_some() {
         let g = Gid::from_raw(0);
         nix::unistd::setresgid(g, g, g).context("setresgid(0) in the new user namespace")?;

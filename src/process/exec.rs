@@ -11,7 +11,6 @@
 //! namespace first) it joins itself, all at once through the init's pidfd.
 
 use std::convert::Infallible;
-use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -207,17 +206,10 @@ fn proc_name(t: LinuxNamespaceType) -> &'static str {
 
 /// Entry point of the new process after clone3. Never returns.
 fn main(cfg: &ExecConfig, chan: InitEnd, root: &OwnedFd, affinity: &Affinity) -> ! {
-    let err = match run(cfg, &chan, root, affinity) {
+    match run(cfg, &chan, root, affinity) {
         Ok(never) => match never {},
-        Err(e) => e,
-    };
-    let msg = format!("{err:#}");
-    if chan.send(&ToParent::Error(msg.clone())).is_err() {
-        let _ = writeln!(std::io::stderr(), "nook: {msg}");
+        Err(e) => chan.fail(e),
     }
-    // SAFETY: _exit ends this process without running the parent's atexit
-    // handlers or flushing its copied stdio buffers twice.
-    unsafe { libc::_exit(1) }
 }
 
 fn run(cfg: &ExecConfig, chan: &InitEnd, root: &OwnedFd, aff: &Affinity) -> Result<Infallible> {

@@ -27,19 +27,10 @@ pub fn main(
     joins: &[(LinuxNamespaceType, OwnedFd)],
     fifo: &OwnedFd,
 ) -> ! {
-    let err = match run(cfg, &chan, joins, fifo) {
+    match run(cfg, &chan, joins, fifo) {
         Ok(never) => match never {},
-        Err(e) => e,
-    };
-    let msg = format!("{err:#}");
-    if chan.send(&ToParent::Error(msg.clone())).is_err() {
-        // The parent is gone (after `create` returned): the caller's stderr
-        // is the only place left to say why the program did not start.
-        let _ = writeln!(std::io::stderr(), "nook: {msg}");
+        Err(e) => chan.fail(e),
     }
-    // SAFETY: _exit ends this process without running the parent's atexit
-    // handlers or flushing its copied stdio buffers twice.
-    unsafe { libc::_exit(1) }
 }
 
 fn run(

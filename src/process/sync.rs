@@ -234,6 +234,22 @@ impl InitEnd {
         send(&self.0, msg)
     }
 
+    /// The child's last word when its setup fails: the whole error chain
+    /// to the parent, then exit without running anything of the parent's.
+    pub fn fail(&self, err: anyhow::Error) -> ! {
+        let msg = format!("{err:#}");
+        if self.send(&ToParent::Error(msg.clone())).is_err() {
+            // The parent is gone (after `create` returned): the caller's
+            // stderr is the only place left to say why the program did not
+            // start.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "nook: {msg}");
+        }
+        // SAFETY: _exit ends this process without running the parent's
+        // atexit handlers or flushing its copied stdio buffers twice.
+        unsafe { libc::_exit(1) }
+    }
+
     /// Waits for `want` from the parent; any other outcome is an error.
     pub fn expect(&self, want: ToInit) -> Result<()> {
         match recv::<ToInit>(&self.0, "nook parent")? {

@@ -15,6 +15,7 @@ mod bundle;
 mod fdpass;
 mod leftovers;
 mod net;
+mod seccomp_notify;
 
 use std::fs;
 use std::io::Write;
@@ -32,6 +33,8 @@ pub use fdpass::*;
 pub use leftovers::*;
 #[allow(unused_imports)]
 pub use net::*;
+#[allow(unused_imports)]
+pub use seccomp_notify::*;
 
 /// Upper bound for one runtime command; a hang fails the test instead of CI.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);
