@@ -4,6 +4,12 @@
 //! directories it is about to create in the container's state before it
 //! creates them (so that `delete --force` after a crash finds them), places
 //! the init process there, and removes only what it created.
+//!
+//! This is nook's own code rather than libcgroups' managers: those place a
+//! relative cgroupsPath under the hierarchy root and own the whole cgroup
+//! they are given, while nook (as runc) puts the default path under its own
+//! cgroup, joins a pre-existing cgroup without removing or resetting it, and
+//! on a hybrid host drives hugetlb through the cgroup2 mount.
 
 use std::fs;
 use std::io::ErrorKind;
