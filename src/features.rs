@@ -90,7 +90,8 @@ mod tests {
         assert_eq!(f["hooks"].as_array().unwrap().len(), 6);
         let opts = f["mountOptions"].as_array().unwrap();
         assert!(opts.iter().any(|o| o == "rro"));
-        assert!(!opts.iter().any(|o| o == "tmpcopyup" || o == "idmap"));
+        assert!(opts.iter().any(|o| o == "tmpcopyup"));
+        assert!(!opts.iter().any(|o| o == "idmap"));
         assert!(
             f["linux"]["memoryPolicy"]["modes"]
                 .as_array()

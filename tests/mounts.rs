@@ -333,3 +333,77 @@ fn symlinked_mount_destinations_stay_inside_the_rootfs() {
         assert!(in_rootfs.is_dir(), "{} not created", in_rootfs.display());
     }
 }
+
+/// A tree under /opt/up in the rootfs: a file with a mode and an owner, a
+/// nested directory, a symlink to a host path, and a fifo.
+fn copy_up_tree(b: &Bundle) {
+    use std::os::unix::fs::{PermissionsExt, chown};
+    let up = b.rootfs().join("opt/up");
+    fs::create_dir_all(up.join("deep/er")).unwrap();
+    fs::write(up.join("deep/er/f"), "nested\n").unwrap();
+    fs::write(up.join("secret"), "s\n").unwrap();
+    fs::set_permissions(up.join("secret"), fs::Permissions::from_mode(0o640)).unwrap();
+    chown(up.join("secret"), Some(1000), Some(1001)).unwrap();
+    fs::set_permissions(&up, fs::Permissions::from_mode(0o751)).unwrap();
+    symlink("/etc/hostname", up.join("link")).unwrap();
+    nix::unistd::mkfifo(
+        &up.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+}
+
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_what_it_hides() {
+    if skip_unless_root() {
+        return;
+    }
+    let mut b = Bundle::sh(
+        "cd /opt/up && cat deep/er/f && stat -c '%a %u %g' secret . && readlink link && \
+         stat -c %F fifo && grep -c ' /opt/up .* - tmpfs ' /proc/self/mountinfo && \
+         echo new > added && echo written",
+    );
+    copy_up_tree(&b);
+    b.add_mount(
+        json!({"destination": "/opt/up", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["tmpcopyup", "nosuid", "size=1m"]}),
+    );
+    let out = Nook::new().output_of(&b);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "nested",
+            "640 1000 1001",
+            "751 0 0",
+            "/etc/hostname",
+            "fifo",
+            "1",
+            "written"
+        ],
+        "{out}"
+    );
+    // The copy is in the tmpfs: the rootfs did not change, and the symlink
+    // was copied as a link, never followed to the host's file.
+    assert!(!b.rootfs().join("opt/up/added").exists());
+}
+
+#[test]
+fn tmpcopyup_with_ro_is_read_only_after_the_copy() {
+    if skip_unless_root() {
+        return;
+    }
+    let mut b = Bundle::sh(
+        "cat /opt/up/deep/er/f; touch /opt/up/x 2>/dev/null && echo writable || echo refused",
+    );
+    copy_up_tree(&b);
+    b.add_mount(
+        json!({"destination": "/opt/up", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["tmpcopyup", "ro", "mode=755"]}),
+    );
+    let out = Nook::new().output_of(&b);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["nested", "refused"],
+        "{out}"
+    );
+}

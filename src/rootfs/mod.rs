@@ -15,6 +15,7 @@
 //! then the read-only root (paths.rs).
 
 mod cgroup;
+mod copyup;
 mod devices;
 pub use devices::bind_console;
 mod mount;
@@ -259,10 +260,10 @@ mod tests {
         validate(&spec(&m("weirdfs", r#""size=1k""#))).unwrap();
         let e = format!(
             "{:#}",
-            validate(&spec(&m("tmpfs", r#""tmpcopyup""#))).unwrap_err()
+            validate(&spec(&m("tmpfs", r#""idmap""#))).unwrap_err()
         );
         assert!(
-            e.contains("mounts[0]") && e.contains("tmpcopyup") && e.contains("not supported yet"),
+            e.contains("mounts[0]") && e.contains("idmap") && e.contains("not supported yet"),
             "{e}"
         );
         let e = format!(

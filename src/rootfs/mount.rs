@@ -109,13 +109,24 @@ fn mount_fs(ctx: &MountCtx, e: &Entry) -> anyhow::Result<()> {
         .ensure(e.dest, Leaf::Dir)
         .with_context(|| e.describe())?;
     let source = e.source.unwrap_or(Path::new(e.typ));
+    let copy_up = e.opts.copy_up && e.typ == "tmpfs";
+    // What the tmpfs will hide, opened before it does (tmpcopyup).
+    let lower = match copy_up {
+        true => Some(reopen_dir(&target).with_context(|| e.describe())?),
+        false => None,
+    };
+    // A read-only tmpfs would refuse the copy: it becomes read-only after.
+    let mut flags = e.opts.flags;
+    if copy_up {
+        flags -= MsFlags::MS_RDONLY;
+    }
     // Propagation goes in separate calls: mount(2) would treat it as a
     // propagation change of an existing mount instead of a new mount.
     let made = mnt(
         Some(source),
         &proc_fd(&target),
         Some(e.typ),
-        e.opts.flags,
+        flags,
         e.opts.data(),
     );
     match made {
@@ -137,9 +148,37 @@ fn mount_fs(ctx: &MountCtx, e: &Entry) -> anyhow::Result<()> {
         }
         other => {
             other.with_context(|| e.describe())?;
+            if let Some(lower) = lower {
+                copy_up_into(ctx.root, e, &lower)?;
+            }
             finish(ctx.root, e)
         }
     }
+}
+
+/// Opens a directory for reading through an O_PATH fd of it.
+fn reopen_dir(fd: &OwnedFd) -> anyhow::Result<OwnedFd> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let raw = nix::fcntl::open(&proc_fd(fd), flags, nix::sys::stat::Mode::empty())
+        .context("open the directory under the mount")?;
+    // SAFETY: `open` returned a fresh fd that only we own.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) })
+}
+
+/// tmpcopyup: copy what `lower` holds into the fresh tmpfs at the entry's
+/// destination, then make it read-only if the entry asked for that.
+fn copy_up_into(root: &Root, e: &Entry, lower: &OwnedFd) -> anyhow::Result<()> {
+    let top = reopen(root, e)?;
+    let upper = reopen_dir(&top).with_context(|| e.describe())?;
+    super::copyup::copy_root_attrs(lower, &upper, &e.opts.data)
+        .and_then(|()| super::copyup::copy_tree(lower, &upper))
+        .with_context(|| format!("{}: tmpcopyup", e.describe()))?;
+    if e.opts.flags.contains(MsFlags::MS_RDONLY) {
+        let flags = MsFlags::MS_REMOUNT | e.opts.flags;
+        mnt(None, &proc_fd(&top), None, flags, e.opts.data())
+            .with_context(|| format!("{}: make read-only after tmpcopyup", e.describe()))?;
+    }
+    Ok(())
 }
 
 /// A bind mount, then the remount that applies ro/nosuid/... to it.

@@ -21,6 +21,8 @@ enum Effect {
     /// mount_setattr access-time mode: the kernel wants all of
     /// MOUNT_ATTR__ATIME cleared and exactly one mode set.
     RecAtime(u64),
+    /// tmpcopyup: fill a new tmpfs with what the directory under it held.
+    CopyUp,
     /// Known to the spec but not implemented: refuse rather than ignore.
     Unsupported,
 }
@@ -107,7 +109,7 @@ const TABLE: &[(&str, Effect)] = &[
     ("rnorelatime", RecAtime(libc::MOUNT_ATTR_STRICTATIME)),
     ("rstrictatime", RecAtime(libc::MOUNT_ATTR_STRICTATIME)),
     ("rnostrictatime", RecAtime(libc::MOUNT_ATTR_RELATIME)),
-    ("tmpcopyup", Unsupported),
+    ("tmpcopyup", CopyUp),
     ("idmap", Unsupported),
     ("ridmap", Unsupported),
 ];
@@ -148,6 +150,8 @@ pub struct MountOptions {
     pub recursive: RecAttr,
     /// Unknown options, comma-joined, as filesystem data (as runc does).
     pub data: String,
+    /// tmpcopyup was given.
+    pub copy_up: bool,
 }
 
 impl Default for MountOptions {
@@ -158,6 +162,7 @@ impl Default for MountOptions {
             propagation: Vec::new(),
             recursive: RecAttr::default(),
             data: String::new(),
+            copy_up: false,
         }
     }
 }
@@ -211,6 +216,7 @@ pub fn parse(options: &[String]) -> anyhow::Result<MountOptions> {
                 out.recursive.set = (out.recursive.set & !libc::MOUNT_ATTR__ATIME) | mode;
                 out.recursive.clear |= libc::MOUNT_ATTR__ATIME;
             }
+            CopyUp => out.copy_up = true,
             Unsupported => anyhow::bail!("mount option {opt:?} is not supported yet"),
         }
     }
@@ -309,8 +315,14 @@ mod tests {
     }
 
     #[test]
+    fn tmpcopyup_is_a_flag_of_its_own() {
+        let o = p(&["tmpcopyup", "ro"]);
+        assert!(o.copy_up && o.flags.contains(MsFlags::MS_RDONLY) && o.data.is_empty());
+    }
+
+    #[test]
     fn unsupported_options_are_errors() {
-        for opt in ["tmpcopyup", "idmap", "ridmap"] {
+        for opt in ["idmap", "ridmap"] {
             let err = parse(&[opt.to_string()]).unwrap_err().to_string();
             assert!(
                 err.contains(opt) && err.contains("not supported yet"),

@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 only="$*"
-runtime=$(readlink -f "$runtime")
+runtime=$(readlink -f "$(command -v "$runtime" || echo "$runtime")")
 
 for bin in containerd ctr containerd-shim-runc-v2; do
     command -v $bin >/dev/null || { echo "FAIL setup: $bin is not installed (make deps)"; exit 1; }

@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 only="$*"
-runtime=$(readlink -f "$runtime")
+runtime=$(readlink -f "$(command -v "$runtime" || echo "$runtime")")
 
 if ! command -v podman >/dev/null; then
     echo "SKIP podman: podman is not installed (make deps installs it)"; exit 1
@@ -176,6 +176,15 @@ case_logs_and_top() {
     out=$(pm top lg pid comm | tail -n +2 | awk '{print $2}' | sort | tr '\n' ' ')
     want_match top "$out" 'sleep'
     pm rm -f -t 0 lg >/dev/null
+}
+
+case_read_only_with_tmpfs() {
+    # Podman asks for tmpcopyup on --tmpfs and on the tmpfs mounts of a
+    # --read-only container.
+    local out
+    out=$(pm run --rm --read-only --tmpfs /opt $img sh -c \
+        'touch /opt/x && echo tmpfs-ok; touch /bin/x 2>/dev/null || echo root-ro')
+    want_eq output "$(echo $out)" "tmpfs-ok root-ro"
 }
 
 case_user_namespace() {
