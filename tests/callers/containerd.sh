@@ -170,4 +170,15 @@ case_memory_limit_and_metrics() {
     c containers rm t-mem
 }
 
+case_extra_flags() {
+    local out
+    out=$(crun_ --rm --net-host --privileged $img t-x1 sh -c 'grep CapEff /proc/self/status')
+    want_match privileged "$out" 'CapEff:[[:space:]]+000001ffffffffff|CapEff:[[:space:]]+0000003fffffffff|CapEff:[[:space:]]+000001fffeffffff'
+    out=$(crun_ --rm --mount type=bind,src=/etc,dst=/hostetc,options=rbind:ro $img t-x2 sh -c \
+        'cat /hostetc/hostname >/dev/null && echo mounted; touch /hostetc/x 2>/dev/null || echo ro')
+    want_eq bind-mount "$(echo $out)" "mounted ro"
+    out=$(crun_ --rm --cpus 0.5 --memory-limit 33554432 --env A=b $img t-x3 sh -c 'echo $A')
+    want_eq env "$out" b
+}
+
 run_cases
