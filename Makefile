@@ -80,6 +80,8 @@ test: deps
 	NOOK_VM_LAYOUT=hybrid tests/vm/run.sh --timeout 600 -- tests/vm/hybrid.sh 2>&1 | tee -a target/test.log
 	NOOK_VM_LAYOUT=systemd tests/vm/run.sh --timeout 600 -- tests/vm/systemd.sh 2>&1 | tee -a target/test.log
 	NOOK_VM_LAYOUT=systemd-hybrid tests/vm/run.sh --timeout 600 -- tests/vm/systemd-hybrid.sh 2>&1 | tee -a target/test.log
+	tests/vm/run.sh --timeout 900 -- tests/vm/callers.sh 2>&1 | tee -a target/test.log
+	NOOK_VM_LAYOUT=systemd tests/vm/run.sh --timeout 900 -- tests/vm/callers.sh 2>&1 | tee -a target/test.log
 	@skips=$$(grep -c '^SKIP' target/test.log || true); \
 	echo "skipped cases: $$skips"; \
 	grep '^SKIP' target/test.log | sort | uniq -c || true
@@ -119,3 +121,5 @@ vm-test:
 	NOOK_VM_LAYOUT=hybrid tests/vm/run.sh --timeout 600 -- tests/vm/hybrid.sh
 	NOOK_VM_LAYOUT=systemd tests/vm/run.sh --timeout 600 -- tests/vm/systemd.sh
 	NOOK_VM_LAYOUT=systemd-hybrid tests/vm/run.sh --timeout 600 -- tests/vm/systemd-hybrid.sh
+	tests/vm/run.sh --timeout 900 -- tests/vm/callers.sh
+	NOOK_VM_LAYOUT=systemd tests/vm/run.sh --timeout 900 -- tests/vm/callers.sh

@@ -10,6 +10,10 @@
 # appear while the suite runs (Podman's cgroup parent, conmon's cgroup) are
 # removed at the end; nothing that existed before is touched.
 #
+# NOOK_PODMAN_CGROUP_MANAGER=systemd makes Podman use its systemd cgroup
+# manager (it then calls the runtime with --systemd-cgroup and
+# machine.slice:libpod:<id> paths); the default is cgroupfs.
+#
 # This host's bounding set lacks CAP_SYS_RESOURCE, so the test containers.conf
 # sets the ulimits Podman would otherwise try to raise (see README).
 set -uo pipefail
@@ -43,7 +47,7 @@ netns = "none"
 log_driver = "k8s-file"
 
 [engine]
-cgroup_manager = "cgroupfs"
+cgroup_manager = "${NOOK_PODMAN_CGROUP_MANAGER:-cgroupfs}"
 events_logger = "file"
 events_logfile_path = "$work/events.log"
 runtime = "nook"
