@@ -7,10 +7,13 @@
 //! the namespace when 0 is mapped, as runc does, and switches to
 //! `process.user` at the end like any container.
 //!
-//! Joining an existing user namespace by path is refused for now: the other
-//! namespaces would have to be unshared after the setns (and a new pid
-//! namespace would need a second fork), which nook's single clone3 does not
-//! do yet.
+//! A user namespace joined by path must own the container's new namespaces,
+//! which clone3 cannot do (it would make them in the runtime's user
+//! namespace). `process::parent` has a short-lived helper join the user
+//! namespace and unshare them there; init then joins the user namespace
+//! first and the helper's namespaces after it. Joining other namespaces by
+//! path together with a *new* user namespace is refused: they belong to
+//! the runtime's user namespace, which the container has no rights over.
 
 use anyhow::{Context, Result, bail};
 use nix::unistd::{Gid, Pid, Uid};
@@ -30,7 +33,20 @@ fn mappings(spec: &Spec) -> (&[LinuxIdMapping], &[LinuxIdMapping]) {
 pub fn validate(spec: &Spec, ns: &Plan) -> Result<()> {
     let (uids, gids) = mappings(spec);
     if ns.join_path(LinuxNamespaceType::User).is_some() {
-        bail!("linux.namespaces: joining a user namespace by path is not supported yet");
+        if !uids.is_empty() || !gids.is_empty() {
+            bail!(
+                "linux.uidMappings/gidMappings are set but the user namespace is joined by path (its mappings are fixed)"
+            );
+        }
+        // A pid namespace can only be entered once its first process
+        // exists, so nook cannot make one inside a joined user namespace
+        // and still clone the container's init as its PID 1.
+        if ns.is_new(LinuxNamespaceType::Pid) {
+            bail!(
+                "linux.namespaces: a new pid namespace together with a user namespace joined by path is not supported yet"
+            );
+        }
+        return Ok(());
     }
     if ns.is_new(LinuxNamespaceType::User)
         && let Some(t) = [
@@ -156,6 +172,25 @@ pub fn become_root(spec: &Spec) -> Result<()> {
 /// Whether the config asks for a new user namespace.
 pub fn is_new(spec: &Spec) -> bool {
     Plan::from_spec(spec).is_new(LinuxNamespaceType::User)
+}
+
+/// Whether the container runs in a user namespace of its own or a joined one.
+pub fn is_used(spec: &Spec) -> bool {
+    Plan::from_spec(spec).has(LinuxNamespaceType::User)
+}
+
+/// After joining an existing user namespace: take uid and gid 0 there when
+/// they are mapped (EINVAL says they are not), as after creating one.
+pub fn become_root_if_mapped() -> Result<()> {
+    let (g, u) = (Gid::from_raw(0), Uid::from_raw(0));
+    match nix::unistd::setresgid(g, g, g) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) => {}
+        Err(e) => return Err(e).context("setresgid(0) in the joined user namespace"),
+    }
+    match nix::unistd::setresuid(u, u, u) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) => Ok(()),
+        Err(e) => Err(e).context("setresuid(0) in the joined user namespace"),
+    }
 }
 
 #[cfg(test)]

@@ -231,7 +231,7 @@ fn unadvertised_features_are_refused() {
     );
     create_fails(&b, &["idmap"]);
     assert_eq!(doc["linux"]["intelRdt"]["enabled"], json!(false));
-    // A user namespace can be new but not joined.
+    // A joined user namespace cannot own a new pid namespace.
     let mut b = Bundle::new();
     b.edit(|c| {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
@@ -239,7 +239,7 @@ fn unadvertised_features_are_refused() {
     });
     create_fails(
         &b,
-        &["joining a user namespace by path is not supported yet"],
+        &["a new pid namespace together with a user namespace joined by path"],
     );
 }
 

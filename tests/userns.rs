@@ -161,7 +161,7 @@ fn mapping_errors_name_the_field_and_leave_nothing() {
     let mut b = userns_bundle("true");
     b.edit(|c| c["linux"]["gidMappings"] = json!([map(0, HOST_BASE, 10), map(5, 200000, 10)]));
     create_fails(&b, &["linux.gidMappings[1] overlaps linux.gidMappings[0]"]);
-    // Joining a user namespace by path.
+    // A user namespace joined by path with a new pid namespace.
     let mut b = userns_bundle("true");
     b.edit(|c| {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
@@ -172,7 +172,7 @@ fn mapping_errors_name_the_field_and_leave_nothing() {
     });
     create_fails(
         &b,
-        &["joining a user namespace by path is not supported yet"],
+        &["a new pid namespace together with a user namespace joined by path is not supported yet"],
     );
     // A new user namespace with another namespace joined by path.
     let mut b = userns_bundle("true");
@@ -185,4 +185,49 @@ fn mapping_errors_name_the_field_and_leave_nothing() {
         &b,
         &["joining a network namespace by path together with a new user namespace"],
     );
+}
+
+#[test]
+fn a_second_container_joins_the_first_ones_user_namespace() {
+    if skip_unless_root() {
+        return;
+    }
+    // The first container owns a user namespace (a pod's infra container).
+    let mut infra = userns_bundle("sleep 100");
+    infra.set_args(&["sleep", "100"]);
+    let nook = Nook::new();
+    let id = nook.new_id();
+    nook.create(&infra, &id).expect_ok();
+    let pid = nook.pid(&id);
+    // The second joins it and its pid namespace, and gets new mount, uts,
+    // ipc, network, cgroup and time namespaces owned by that user namespace.
+    let mut app = Bundle::sh(
+        "id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user; hostname; \
+         mount -t tmpfs none /mnt && echo mount-ok",
+    );
+    std::fs::set_permissions(app.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    app.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+        ns.push(json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+        ns.push(json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")}));
+        ns.push(json!({"type": "time"}));
+        c["hostname"] = json!("app");
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set] = json!(["CAP_SYS_ADMIN"]);
+        }
+    });
+    let out = nook.output_of(&app);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0", "{out}");
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    let infra_user = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    assert_eq!(lines[2], infra_user.to_str().unwrap(), "{out}");
+    assert_eq!(lines[3], "app", "{out}");
+    // CAP_SYS_ADMIN over a mount namespace the joined user namespace owns.
+    assert_eq!(lines[4], "mount-ok", "{out}");
+    nook.destroy(&id, &infra);
 }

@@ -51,7 +51,7 @@ fn run(
     if !cfg.no_new_keyring {
         join_session_keyring(cfg.id)?;
     }
-    if !new_userns {
+    if !userns::is_used(spec) {
         set_oom_score_adj(process)?;
     }
     let rootfs_cfg = rootfs::RootfsConfig {
@@ -173,11 +173,20 @@ pub(super) fn set_parent_death_signal(sig: i32) -> Result<()> {
 /// as its root. So the cgroup namespace is made here, and joined ones after.
 fn enter_namespaces(spec: &Spec, joins: &[(LinuxNamespaceType, OwnedFd)]) -> Result<()> {
     let plan = namespaces::Plan::from_spec(spec);
+    // A joined user namespace first: it owns the namespaces made for the
+    // container, and the new cgroup namespace must belong to it as well.
+    if let Some((t, fd)) = joins.iter().find(|(t, _)| *t == LinuxNamespaceType::User) {
+        namespaces::join(*t, fd)?;
+        userns::become_root_if_mapped()?;
+    }
     if plan.is_new(LinuxNamespaceType::Cgroup) {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;
     }
     for (t, fd) in joins {
-        if !matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
+        if !matches!(
+            t,
+            LinuxNamespaceType::Pid | LinuxNamespaceType::Time | LinuxNamespaceType::User
+        ) {
             namespaces::join(*t, fd)?;
         }
     }

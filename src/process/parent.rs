@@ -1,7 +1,7 @@
 //! The runtime side of the clone: what must happen in the parent before and
 //! after the container process exists.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -28,7 +28,14 @@ pub struct Init {
 pub fn spawn(cfg: &InitConfig) -> Result<Init> {
     let spec = &cfg.bundle.spec;
     let plan = namespaces::Plan::from_spec(spec);
-    let joins = plan.open_joins()?;
+    let mut joins = plan.open_joins()?;
+    let mut clone_flags = plan.clone_flags();
+    if let Some(made) = namespaces_in_joined_userns(spec, &plan, &joins)? {
+        // They exist already, owned by the joined user namespace: init
+        // joins them like any namespace given by path.
+        clone_flags = CloneFlags::empty();
+        joins.extend(made);
+    }
     let (parent_end, init_end) = sync::pair()?;
     let fifo = open_path(&cfg.state_dir.join(crate::container::EXEC_FIFO))?;
     let cgroup_fd = match cgroups::manager::clone_into(cfg.cgroup_driver, cfg.cgroup_dirs) {
@@ -40,7 +47,7 @@ pub fn spawn(cfg: &InitConfig) -> Result<Init> {
     set_dumpable(false)?;
     let pending = PendingNamespaces::enter(spec, &plan, &joins)?;
     let forked = clone3(
-        plan.clone_flags().bits() as u64,
+        clone_flags.bits() as u64,
         cgroup_fd.as_ref().map(|f| f.as_fd()),
     );
     let forked = match forked {
@@ -68,6 +75,8 @@ pub fn spawn(cfg: &InitConfig) -> Result<Init> {
             .context("place the container process in its cgroups")?;
             if userns::is_new(spec) {
                 userns::write_maps(spec, pid)?;
+            }
+            if userns::is_used(spec) {
                 // Lowering oom_score_adj needs CAP_SYS_RESOURCE over the
                 // runtime's user namespace, which init no longer has.
                 write_oom_score_adj(spec, pid)?;
@@ -141,7 +150,9 @@ impl PendingNamespaces {
                 namespaces::join(*t, fd)?;
             }
         }
-        if plan.is_new(LinuxNamespaceType::Time) {
+        let made_time = joins.iter().any(|(t, _)| *t == LinuxNamespaceType::Time)
+            && plan.join_path(LinuxNamespaceType::Time).is_none();
+        if plan.is_new(LinuxNamespaceType::Time) && !made_time {
             let newtime = namespaces::flag(LinuxNamespaceType::Time);
             me.restore.push((newtime, namespaces::open_own("time")?));
             nix::sched::unshare(newtime).context("unshare time namespace")?;
@@ -155,6 +166,87 @@ impl PendingNamespaces {
             nix::sched::setns(fd.as_fd(), *flag).context("return to nook's own namespace")?;
         }
         Ok(())
+    }
+}
+
+/// With a user namespace joined by path, the container's new namespaces
+/// must belong to it. A helper process joins it, unshares them (time as the
+/// namespace of its future children, its offsets written before anyone
+/// enters), and waits; nook opens them through /proc and kills it. (A pid
+/// namespace cannot be made this way: its `pid_for_children` link opens
+/// only once a first process lives in it; `userns::validate` refuses it.) The cgroup namespace is left to init, which unshares it after
+/// joining the user namespace, once it sits in its cgroup.
+fn namespaces_in_joined_userns(
+    spec: &Spec,
+    plan: &namespaces::Plan,
+    joins: &[(LinuxNamespaceType, OwnedFd)],
+) -> Result<Option<Vec<(LinuxNamespaceType, OwnedFd)>>> {
+    let Some((_, user)) = joins.iter().find(|(t, _)| *t == LinuxNamespaceType::User) else {
+        return Ok(None);
+    };
+    use LinuxNamespaceType::*;
+    let wanted: Vec<(LinuxNamespaceType, &str)> = [
+        (Mount, "mnt"),
+        (Uts, "uts"),
+        (Ipc, "ipc"),
+        (Network, "net"),
+        (Time, "time_for_children"),
+    ]
+    .into_iter()
+    .filter(|(t, _)| plan.is_new(*t))
+    .collect();
+    let flags = wanted
+        .iter()
+        .fold(CloneFlags::empty(), |f, (t, _)| f | namespaces::flag(*t));
+    let (ready_r, ready_w) = nix::unistd::pipe().context("pipe for the namespace helper")?;
+    let nook = nix::unistd::getpid();
+    // SAFETY: nook is single-threaded here; the child only makes syscalls
+    // and leaves with _exit.
+    match unsafe { nix::unistd::fork() }.context("fork the namespace helper")? {
+        nix::unistd::ForkResult::Child => {
+            drop(ready_r);
+            // Never outlive a nook killed before it kills this helper.
+            // SAFETY: PR_SET_PDEATHSIG takes a signal number.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            if nix::unistd::getppid() != nook {
+                // SAFETY: leave without running the parent's atexit handlers.
+                unsafe { libc::_exit(1) }
+            }
+            let made = nix::sched::setns(user.as_fd(), CloneFlags::CLONE_NEWUSER)
+                .context("join the user namespace")
+                .and_then(|()| nix::sched::unshare(flags).context("unshare namespaces"))
+                .and_then(|()| match plan.is_new(LinuxNamespaceType::Time) {
+                    true => write_time_offsets(spec),
+                    false => Ok(()),
+                });
+            let byte: &[u8] = if made.is_ok() { b"1" } else { b"0" };
+            let _ = nix::unistd::write(&ready_w, byte);
+            // Wait to be killed: the namespaces must live until opened.
+            nix::unistd::pause();
+            // SAFETY: leave without running the parent's atexit handlers.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(ready_w);
+            let mut byte = [0u8; 1];
+            let n = nix::unistd::read(ready_r.as_raw_fd(), &mut byte);
+            let opened = match (n, byte[0]) {
+                (Ok(1), b'1') => wanted
+                    .iter()
+                    .map(|(t, name)| {
+                        let p = format!("/proc/{child}/ns/{name}");
+                        let f = std::fs::File::open(&p).with_context(|| format!("open {p}"))?;
+                        Ok((*t, OwnedFd::from(f)))
+                    })
+                    .collect::<Result<Vec<_>>>(),
+                _ => Err(anyhow::anyhow!(
+                    "linux.namespaces: cannot make the container's namespaces inside the joined user namespace"
+                )),
+            };
+            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            opened.map(Some)
+        }
     }
 }
 
