@@ -55,6 +55,9 @@ runtime = "nook"
 nook = ["$runtime"]
 EOF
 export CONTAINERS_CONF=$work/containers.conf
+# conmon makes its console sockets under TMPDIR: keep them in the work dir.
+mkdir -p "$work/tmp"
+export TMPDIR=$work/tmp
 pm() {
     podman --root "$work/storage" --runroot "$work/run" --storage-driver vfs \
         --tmpdir "$work/tmp" "$@"
