@@ -72,14 +72,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
     let Some(hooks) = spec.hooks() else {
         return Ok(());
     };
-    for kind in [
-        Kind::Prestart,
-        Kind::CreateRuntime,
-        Kind::CreateContainer,
-        Kind::StartContainer,
-        Kind::Poststart,
-        Kind::Poststop,
-    ] {
+    for kind in Kind::ALL {
         for (i, h) in kind.of(hooks).iter().enumerate() {
             let what = format!("hooks.{}[{i}]", kind.name());
             if !h.path().is_absolute() {

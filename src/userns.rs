@@ -152,23 +152,6 @@ pub fn write_maps(spec: &Spec, pid: Pid) -> Result<()> {
     Ok(())
 }
 
-/// Init side, once mapped: take uid and gid 0 of the namespace where they
-/// are mapped, so that setup runs as the container's root. The capabilities
-/// that clone3 gave init in its namespace stay (the effective ids go from
-/// unmapped to 0).
-pub fn become_root(spec: &Spec) -> Result<()> {
-    let (uids, gids) = mappings(spec);
-    if to_host(gids, 0).is_some() {
-        let g = Gid::from_raw(0);
-        nix::unistd::setresgid(g, g, g).context("setresgid(0) in the new user namespace")?;
-    }
-    if to_host(uids, 0).is_some() {
-        let u = Uid::from_raw(0);
-        nix::unistd::setresuid(u, u, u).context("setresuid(0) in the new user namespace")?;
-    }
-    Ok(())
-}
-
 /// Whether the config asks for a new user namespace.
 pub fn is_new(spec: &Spec) -> bool {
     Plan::from_spec(spec).is_new(LinuxNamespaceType::User)
@@ -179,17 +162,19 @@ pub fn is_used(spec: &Spec) -> bool {
     Plan::from_spec(spec).has(LinuxNamespaceType::User)
 }
 
-/// After joining an existing user namespace: take uid and gid 0 there when
-/// they are mapped (EINVAL says they are not), as after creating one.
-pub fn become_root_if_mapped() -> Result<()> {
+/// Once in a mapped user namespace (made or joined): take uid and gid 0 of
+/// it where they are mapped (EINVAL says they are not), so that setup runs
+/// as the container's root, as runc does. The capabilities the process holds
+/// in the namespace stay (the effective ids go from unmapped to 0).
+pub fn become_root() -> Result<()> {
     let (g, u) = (Gid::from_raw(0), Uid::from_raw(0));
     match nix::unistd::setresgid(g, g, g) {
         Ok(()) | Err(nix::errno::Errno::EINVAL) => {}
-        Err(e) => return Err(e).context("setresgid(0) in the joined user namespace"),
+        Err(e) => return Err(e).context("setresgid(0) in the user namespace"),
     }
     match nix::unistd::setresuid(u, u, u) {
         Ok(()) | Err(nix::errno::Errno::EINVAL) => Ok(()),
-        Err(e) => Err(e).context("setresuid(0) in the joined user namespace"),
+        Err(e) => Err(e).context("setresuid(0) in the user namespace"),
     }
 }
 

@@ -220,7 +220,7 @@ fn run(cfg: &ExecConfig, chan: &InitEnd, root: &OwnedFd, aff: &Affinity) -> Resu
     aff.apply_final()?;
     // Before the user namespace: lowering it needs CAP_SYS_RESOURCE over
     // the runtime's user namespace.
-    init::set_oom_score_adj(process)?;
+    init::set_oom_score_adj(process, "self")?;
     join(
         cfg.init_pidfd,
         cfg.init_pid,
@@ -229,7 +229,7 @@ fn run(cfg: &ExecConfig, chan: &InitEnd, root: &OwnedFd, aff: &Affinity) -> Resu
     if userns::is_new(cfg.spec) {
         // As init did: uid/gid 0 of the namespace (when mapped) until the
         // switch to process.user.
-        userns::become_root(cfg.spec)?;
+        userns::become_root()?;
     }
     enter_root(root)?;
     if !cfg.no_new_keyring {

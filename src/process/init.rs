@@ -45,14 +45,14 @@ fn run(
     chan.expect(ToInit::CgroupsReady)?;
     let new_userns = userns::is_new(spec);
     if new_userns {
-        userns::become_root(spec)?;
+        userns::become_root()?;
     }
     enter_namespaces(spec, joins)?;
     if !cfg.no_new_keyring {
         join_session_keyring(cfg.id)?;
     }
     if !userns::is_used(spec) {
-        set_oom_score_adj(process)?;
+        set_oom_score_adj(process, "self")?;
     }
     let rootfs_cfg = rootfs::RootfsConfig {
         spec,
@@ -177,7 +177,7 @@ fn enter_namespaces(spec: &Spec, joins: &[(LinuxNamespaceType, OwnedFd)]) -> Res
     // container, and the new cgroup namespace must belong to it as well.
     if let Some((t, fd)) = joins.iter().find(|(t, _)| *t == LinuxNamespaceType::User) {
         namespaces::join(*t, fd)?;
-        userns::become_root_if_mapped()?;
+        userns::become_root()?;
     }
     if plan.is_new(LinuxNamespaceType::Cgroup) {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare cgroup namespace")?;
@@ -209,9 +209,10 @@ pub(super) fn join_session_keyring(id: &str) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn set_oom_score_adj(process: &Process) -> Result<()> {
+/// process.oomScoreAdj for the process `pid` ("self", or a pid number).
+pub(super) fn set_oom_score_adj(process: &Process, pid: &str) -> Result<()> {
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
             .with_context(|| format!("process.oomScoreAdj {adj}"))?;
     }
     Ok(())

@@ -79,7 +79,9 @@ pub fn spawn(cfg: &InitConfig) -> Result<Init> {
             if userns::is_used(spec) {
                 // Lowering oom_score_adj needs CAP_SYS_RESOURCE over the
                 // runtime's user namespace, which init no longer has.
-                write_oom_score_adj(spec, pid)?;
+                if let Some(process) = spec.process() {
+                    super::init::set_oom_score_adj(process, &pid.to_string())?;
+                }
             }
             if netdev::wanted(spec) {
                 let netns = netdev::target_netns(pid.as_raw(), &joins)?;
@@ -93,14 +95,6 @@ pub fn spawn(cfg: &InitConfig) -> Result<Init> {
             })
         }
     }
-}
-
-fn write_oom_score_adj(spec: &Spec, pid: Pid) -> Result<()> {
-    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string())
-            .with_context(|| format!("process.oomScoreAdj {adj}"))?;
-    }
-    Ok(())
 }
 
 pub(super) fn open_path(p: &Path) -> Result<OwnedFd> {

@@ -112,7 +112,7 @@ fn mount_fs(ctx: &MountCtx, e: &Entry) -> anyhow::Result<()> {
     let copy_up = e.opts.copy_up && e.typ == "tmpfs";
     // What the tmpfs will hide, opened before it does (tmpcopyup).
     let lower = match copy_up {
-        true => Some(reopen_dir(&target).with_context(|| e.describe())?),
+        true => Some(open_dir(ctx.root, e)?),
         false => None,
     };
     // A read-only tmpfs would refuse the copy: it becomes read-only after.
@@ -156,24 +156,22 @@ fn mount_fs(ctx: &MountCtx, e: &Entry) -> anyhow::Result<()> {
     }
 }
 
-/// Opens a directory for reading through an O_PATH fd of it.
-fn reopen_dir(fd: &OwnedFd) -> anyhow::Result<OwnedFd> {
+/// The entry's destination opened for reading (it is a directory).
+fn open_dir(root: &Root, e: &Entry) -> anyhow::Result<OwnedFd> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let raw = nix::fcntl::open(&proc_fd(fd), flags, nix::sys::stat::Mode::empty())
-        .context("open the directory under the mount")?;
-    // SAFETY: `open` returned a fresh fd that only we own.
-    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) })
+    root.open_path(e.dest, flags)
+        .with_context(|| format!("{}: open destination", e.describe()))
 }
 
 /// tmpcopyup: copy what `lower` holds into the fresh tmpfs at the entry's
 /// destination, then make it read-only if the entry asked for that.
 fn copy_up_into(root: &Root, e: &Entry, lower: &OwnedFd) -> anyhow::Result<()> {
-    let top = reopen(root, e)?;
-    let upper = reopen_dir(&top).with_context(|| e.describe())?;
+    let upper = open_dir(root, e)?;
     super::copyup::copy_root_attrs(lower, &upper, &e.opts.data)
         .and_then(|()| super::copyup::copy_tree(lower, &upper))
         .with_context(|| format!("{}: tmpcopyup", e.describe()))?;
     if e.opts.flags.contains(MsFlags::MS_RDONLY) {
+        let top = reopen(root, e)?;
         let flags = MsFlags::MS_REMOUNT | e.opts.flags;
         mnt(None, &proc_fd(&top), None, flags, e.opts.data())
             .with_context(|| format!("{}: make read-only after tmpcopyup", e.describe()))?;
