@@ -14,26 +14,12 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-runtime=$here/../../target/release/nook
-while [ $# -gt 0 ]; do
-    case $1 in
-        --runtime) runtime=$2; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) break ;;
-    esac
-done
-only="$*"
-runtime=$(readlink -f "$(command -v "$runtime" || echo "$runtime")")
-
-for bin in containerd ctr containerd-shim-runc-v2; do
-    command -v $bin >/dev/null || { echo "FAIL setup: $bin is not installed (make deps)"; exit 1; }
-done
+source "$here/lib.sh"
+parse_args 14 "$@"
+need containerd ctr containerd-shim-runc-v2
 
 work=$(mktemp -d /tmp/nook-containerd.XXXXXX) || exit 1
-source "$here/lib.sh"
-
-cgroups_before=$work/cgroups.before
-find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort >"$cgroups_before"
+snapshot_cgroups
 sock=$work/containerd.sock
 ns=nooktest
 
@@ -59,8 +45,7 @@ cleanup() {
     for t in $(c tasks ls -q 2>/dev/null); do c tasks delete -f "$t" >/dev/null 2>&1; done
     for t in $(c containers ls -q 2>/dev/null); do c containers rm "$t" >/dev/null 2>&1; done
     [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-    find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort |
-        comm -13 "$cgroups_before" - | sort -r | xargs -r rmdir 2>/dev/null
+    remove_new_cgroups
     grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
     rm -rf "$work"
 }

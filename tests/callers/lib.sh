@@ -8,6 +8,43 @@
 
 passed=0 failed=0 skipped=0
 
+# parse_args LAST_HELP_LINE ARG...: `--runtime PATH|NAME` (default: the
+# built nook) and `-h` (prints the suite's header comment up to that line);
+# what is left are case names. Sets `runtime` (an absolute path) and `only`.
+parse_args() {
+    local help_end=$1
+    shift
+    runtime=$here/../../target/release/nook
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --runtime) runtime=$2; shift 2 ;;
+            -h|--help) sed -n "2,${help_end}p" "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+            *) break ;;
+        esac
+    done
+    only="$*"
+    runtime=$(readlink -f "$(command -v "$runtime" || echo "$runtime")")
+}
+
+# need BIN...: fail the suite's setup when a program is missing.
+need() {
+    local bin
+    for bin in "$@"; do
+        command -v "$bin" >/dev/null || { echo "FAIL setup: $bin is not installed (make deps)"; exit 1; }
+    done
+}
+
+# snapshot_cgroups / remove_new_cgroups: the callers make cgroups of their
+# own (Podman's parent, conmon's, containerd's namespace); the ones that
+# appeared since the snapshot are removed, deepest first, and nothing older.
+snapshot_cgroups() {
+    find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort >"$work/cgroups.before"
+}
+remove_new_cgroups() {
+    find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort |
+        comm -13 "$work/cgroups.before" - | sort -r | xargs -r rmdir 2>/dev/null
+}
+
 # fail REASON / skip REASON: end the current case (cases run in subshells).
 fail() { echo "$*" >"$work/verdict"; exit 1; }
 skip() { echo "SKIP $*" >"$work/verdict"; exit 0; }

@@ -19,26 +19,12 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-runtime=$here/../../target/release/nook
-while [ $# -gt 0 ]; do
-    case $1 in
-        --runtime) runtime=$2; shift 2 ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) break ;;
-    esac
-done
-only="$*"
-runtime=$(readlink -f "$(command -v "$runtime" || echo "$runtime")")
-
-if ! command -v podman >/dev/null; then
-    echo "SKIP podman: podman is not installed (make deps installs it)"; exit 1
-fi
+source "$here/lib.sh"
+parse_args 13 "$@"
+need podman conmon
 
 work=$(mktemp -d /tmp/nook-podman.XXXXXX) || exit 1
-source "$here/lib.sh"
-
-cgroups_before=$work/cgroups.before
-find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort >"$cgroups_before"
+snapshot_cgroups
 
 cat >"$work/containers.conf" <<EOF
 [containers]
@@ -66,9 +52,7 @@ pm() {
 cleanup() {
     pm rm -af -t 0 >/dev/null 2>&1
     pm system reset -f >/dev/null 2>&1
-    # Cgroups made during the run (Podman's parent, conmon's), deepest first.
-    find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort |
-        comm -13 "$cgroups_before" - | sort -r | xargs -r rmdir 2>/dev/null
+    remove_new_cgroups
     rm -rf "$work"
 }
 trap cleanup EXIT
