@@ -109,16 +109,10 @@ fn set_netns(bundle: &mut Bundle, entry: Option<Value>) {
     });
 }
 
-/// `create` must fail with every needle in its message and leave nothing.
-/// Unlike the shared [`create_fails`], returns the whole output as text.
+/// `create` must fail with every needle in its message and leave nothing
+/// ([`create_fails`]); returns the whole output as text.
 fn create_fails_text(bundle: &Bundle, needles: &[&str]) -> String {
-    let nook = Nook::new();
-    let id = nook.new_id();
-    let out = nook
-        .run(&["create", "--bundle", bundle.path_str(), &id])
-        .expect_err(needles);
-    assert_no_leftovers_after(&id, bundle.path(), nook.root(), &out.to_string());
-    out.to_string()
+    create_fails(bundle, needles).to_string()
 }
 
 /// True when `dev` has IFF_UP in `ip link` output.
